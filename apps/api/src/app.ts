@@ -1,0 +1,141 @@
+// Builds the Fastify instance without listening: main.ts, the tests and `pnpm gen` all start here.
+import { randomUUID } from "node:crypto";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { MimicDb } from "@mimic/db";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import type { Config } from "./config.js";
+import { AppError, ERROR_STATUS } from "./errors.js";
+import { bodyAjv, paramsAjv } from "./lib/ajv.js";
+import { sharedSchemas } from "./lib/schemas.js";
+import { agentRoutes } from "./modules/agents/routes.js";
+import { agentSchemas } from "./modules/agents/schemas.js";
+import { apiKeyRoutes } from "./modules/api-keys/routes.js";
+import { apiKeySchemas } from "./modules/api-keys/schemas.js";
+import { authRoutes } from "./modules/auth/routes.js";
+import { authSchemas } from "./modules/auth/schemas.js";
+import { healthRoutes, healthSchemas } from "./modules/health/routes.js";
+import { personaRoutes } from "./modules/personas/routes.js";
+import { personaSchemas } from "./modules/personas/schemas.js";
+import authPlugin from "./plugins/auth.js";
+import errorsPlugin, { sendError } from "./plugins/errors.js";
+import openapiPlugin from "./plugins/openapi.js";
+import rateLimitPlugin from "./plugins/rate-limit.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Routes under /api need a credential unless marked public. */
+    public?: boolean;
+  }
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  db: MimicDb;
+  /** HS256 secret for access tokens (main.ts resolves it from config or the data dir). */
+  jwtSecret: string;
+  logger?: FastifyServerOptions["logger"];
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Error responses every authenticated route can give, referenced from the document. */
+const COMMON_ERRORS: Record<number, string> = {
+  401: "Missing, invalid or expired credentials",
+  404: "Not found, or not yours",
+  422: "Invalid request data",
+  429: "Rate limit exceeded",
+};
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, db } = options;
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+      serializers: {
+        // The WebSocket route accepts ?token=: never log it.
+        req: (req) => ({
+          method: req.method,
+          url: req.url.replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
+          remoteAddress: req.ip,
+        }),
+      },
+    },
+    bodyLimit: config.bodyLimit,
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    trustProxy: config.trustProxy,
+    logController: new LogController({
+      requestIdLogLabel: "requestId",
+      disableRequestLogging: config.env === "test",
+    }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema),
+  );
+  // Shared component schemas must be known to the validators that compile $refs against them.
+  const components = [...authSchemas, ...apiKeySchemas, ...personaSchemas, ...agentSchemas, ...healthSchemas];
+
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(authPlugin, { config, db, jwtSecret: options.jwtSecret });
+  await app.register(rateLimitPlugin, { config });
+  await app.register(openapiPlugin);
+  for (const schema of [...sharedSchemas, ...components]) {
+    app.addSchema(schema);
+    for (const ajv of [bodyAjv, paramsAjv]) if (!ajv.getSchema(schema.$id!)) ajv.addSchema(schema);
+  }
+
+  app.addHook("onRoute", (route) => {
+    if (!route.url.startsWith("/api/") || !route.schema || route.schema.hide) return;
+    const isPublic = route.config?.public === true;
+    route.schema.response ??= {};
+    const response = route.schema.response as Record<string, unknown>;
+    for (const [status, description] of Object.entries(COMMON_ERRORS)) {
+      if (isPublic && status === "401") continue;
+      response[status] ??= { description, $ref: "Error#" };
+    }
+    if (!isPublic) route.schema.security ??= [{ bearerAuth: [] }];
+  });
+
+  // Identity is known (auth plugin) and the rate limit applied (onRequest) before this runs.
+  app.addHook("preValidation", async (request) => {
+    const url = request.routeOptions.url;
+    if (url?.startsWith("/api/") && !request.routeOptions.config.public) await app.requireAuth(request);
+  });
+
+  await app.register(healthRoutes, { db });
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { prefix: "/auth", db, config });
+      await api.register(apiKeyRoutes, { prefix: "/auth/api-keys", db });
+      await api.register(personaRoutes, { prefix: "/personas", db });
+      await api.register(agentRoutes, { prefix: "/agents", db, config });
+    },
+    { prefix: "/api" },
+  );
+
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
+    sendError(
+      request,
+      reply,
+      new AppError("RESOURCE_NOT_FOUND", `Route ${request.method} ${request.url.split("?")[0]} not found`),
+    ),
+  );
+
+  return app;
+}
+
+export { ERROR_STATUS };
+export type { Config } from "./config.js";
+export { loadConfig } from "./config.js";

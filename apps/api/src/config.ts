@@ -1,0 +1,102 @@
+// The only reader of process.env: validates the environment once and returns a typed, frozen config.
+import { resolve } from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const Bool = Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")]);
+const Int = (description: string, minimum = 0) => Type.String({ pattern: "^[0-9]+$", description, minimum });
+
+/** Environment variables Mimic reads, with their meaning (the README's configuration table mirrors this). */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(
+    Type.Union([Type.Literal("development"), Type.Literal("production"), Type.Literal("test")]),
+  ),
+  HOST: Type.Optional(
+    Type.String({ minLength: 1, description: "Interface to listen on (default 127.0.0.1)" }),
+  ),
+  PORT: Type.Optional(Int("TCP port (default 4000)")),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: "^postgres(ql)?://", description: "PostgreSQL URL; without it, embedded PGlite" }),
+  ),
+  MIMIC_DATA_DIR: Type.Optional(
+    Type.String({ minLength: 1, description: "Embedded database and dev secrets" }),
+  ),
+  MIMIC_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: "HS256 secret, ≥ 32 bytes" })),
+  MIMIC_JWT_EXPIRES_IN: Type.Optional(Int("Access token lifetime in seconds (default 3600)")),
+  MIMIC_ALLOW_REGISTRATION: Type.Optional(Bool),
+  MIMIC_TEST_TOKEN: Type.Optional(
+    Type.String({ minLength: 8, description: "Static bearer token for tests" }),
+  ),
+  MIMIC_RATE_LIMIT_USER: Type.Optional(Int("Requests per window per authenticated user (default 1000)")),
+  MIMIC_RATE_LIMIT_ANON: Type.Optional(Int("Requests per window per anonymous IP (default 100)")),
+  MIMIC_RATE_LIMIT_LOGIN: Type.Optional(Int("Login attempts per window per IP (default 20)")),
+  MIMIC_RATE_LIMIT_WINDOW: Type.Optional(Int("Rate-limit window in seconds (default 3600)")),
+  MIMIC_BODY_LIMIT: Type.Optional(Int("Maximum request body in bytes (default 1048576)")),
+  MIMIC_LOG_LEVEL: Type.Optional(
+    Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l))),
+  ),
+  MIMIC_TRUST_PROXY: Type.Optional(Bool),
+  MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
+  INIT_CWD: Type.Optional(Type.String()),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const bool = (value: string | undefined, fallback: boolean) =>
+  value === undefined ? fallback : value === "true" || value === "1";
+const int = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
+
+/** The validated configuration, typed from what loadConfig derives from EnvSchema. */
+export type Config = ReturnType<typeof loadConfig>;
+
+/** Reads and validates the environment. Throws ConfigError listing every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env) {
+  const raw = Object.fromEntries(
+    Object.keys(EnvSchema.properties)
+      .map((key) => [key, source[key]] as const)
+      .filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const problems = [...Value.Errors(EnvSchema, raw)].map((e) => {
+    const name = e.path.replace(/^\//, "");
+    // Never echo a secret's value back in an error message.
+    return `${name}: ${e.message}`;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const env = raw as Env;
+  const nodeEnv = env.NODE_ENV ?? "development";
+  if (nodeEnv === "production" && !env.MIMIC_JWT_SECRET) {
+    throw new ConfigError(["MIMIC_JWT_SECRET: required when NODE_ENV=production (at least 32 characters)"]);
+  }
+  if (nodeEnv === "production" && env.MIMIC_TEST_TOKEN) {
+    throw new ConfigError(["MIMIC_TEST_TOKEN: not allowed when NODE_ENV=production"]);
+  }
+  const port = int(env.PORT, 4000);
+  if (port > 65535) throw new ConfigError(["PORT: must be between 0 and 65535"]);
+  const baseDir = env.INIT_CWD ?? process.cwd();
+  return Object.freeze({
+    env: nodeEnv as "development" | "production" | "test",
+    host: env.HOST ?? "127.0.0.1",
+    port,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: resolve(baseDir, env.MIMIC_DATA_DIR ?? ".mimic/data"),
+    jwt: { secret: env.MIMIC_JWT_SECRET, expiresIn: int(env.MIMIC_JWT_EXPIRES_IN, 3600) },
+    allowRegistration: bool(env.MIMIC_ALLOW_REGISTRATION, true),
+    testToken: env.MIMIC_TEST_TOKEN,
+    rateLimit: {
+      user: int(env.MIMIC_RATE_LIMIT_USER, 1000),
+      anonymous: int(env.MIMIC_RATE_LIMIT_ANON, 100),
+      login: int(env.MIMIC_RATE_LIMIT_LOGIN, 20),
+      windowSeconds: int(env.MIMIC_RATE_LIMIT_WINDOW, 3600),
+    },
+    bodyLimit: int(env.MIMIC_BODY_LIMIT, 1024 * 1024),
+    logLevel: env.MIMIC_LOG_LEVEL ?? (nodeEnv === "test" ? "silent" : "info"),
+    trustProxy: bool(env.MIMIC_TRUST_PROXY, false),
+    allowPrivateTargets: bool(env.MIMIC_ALLOW_PRIVATE_TARGETS, false),
+  });
+}

@@ -1,0 +1,71 @@
+import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
+import type { MimicDb } from "@mimic/db";
+import type { Config } from "../../config.js";
+import { AppError } from "../../errors.js";
+import { userOf } from "../../plugins/auth.js";
+import { loginRateLimit } from "../../plugins/rate-limit.js";
+import { AccessTokenSchema, LoginBody, RegisterBody, RegisteredSchema, UserSchema } from "./schemas.js";
+import { authenticate, registerUser } from "./service.js";
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config }> = async (
+  app,
+  { db, config },
+) => {
+  const token = (userId: string) => ({
+    access_token: app.signAccessToken(userId),
+    token_type: "bearer" as const,
+    expires_in: config.jwt.expiresIn,
+  });
+
+  app.post(
+    "/register",
+    {
+      config: { public: true, rateLimit: loginRateLimit(config) },
+      schema: {
+        operationId: "register",
+        tags: ["auth"],
+        summary: "Create an account (can be disabled with MIMIC_ALLOW_REGISTRATION=false)",
+        body: Type.Ref(RegisterBody),
+        response: { 201: Type.Ref(RegisteredSchema) },
+      },
+    },
+    async (request, reply) => {
+      if (!config.allowRegistration) {
+        throw new AppError("AUTHORIZATION_ERROR", "Registration is disabled on this server");
+      }
+      const user = await registerUser(db.db, request.body);
+      return reply.status(201).send({ user, ...token(user.id) });
+    },
+  );
+
+  app.post(
+    "/login",
+    {
+      config: { public: true, rateLimit: loginRateLimit(config) },
+      schema: {
+        operationId: "login",
+        tags: ["auth"],
+        summary: "Exchange email and password for an access token",
+        body: Type.Ref(LoginBody),
+        response: { 200: Type.Ref(AccessTokenSchema) },
+      },
+    },
+    async (request) => {
+      const user = await authenticate(db.db, request.body.email, request.body.password);
+      return token(user.id);
+    },
+  );
+
+  app.get(
+    "/me",
+    {
+      schema: {
+        operationId: "getCurrentUser",
+        tags: ["auth"],
+        summary: "The authenticated user",
+        response: { 200: Type.Ref(UserSchema) },
+      },
+    },
+    async (request) => userOf(request),
+  );
+};

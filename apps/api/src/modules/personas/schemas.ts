@@ -1,0 +1,99 @@
+import { PERSONA_PROVIDERS } from "@mimic/db";
+import { Type } from "@sinclair/typebox";
+import { listOf, Timestamp } from "../../lib/schemas.js";
+
+export const PersonaConfigSchema = Type.Object(
+  {
+    messageInterval: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 86_400, description: "Seconds between the persona's messages" }),
+    ),
+    sessionDuration: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 86_400, description: "Default session length in seconds" }),
+    ),
+    maxMessages: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: "Default message cap" }),
+    ),
+    replyTimeout: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 600, description: "Seconds to wait for the agent's replies" }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    $id: "PersonaConfig",
+    description: "Defaults for sessions with this persona",
+  },
+);
+
+export const TraitsSchema = Type.Record(
+  Type.String({ maxLength: 100 }),
+  Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]),
+  {
+    maxProperties: 50,
+    description: "Free-form traits, e.g. communication_style, patience_level, urgency",
+  },
+);
+
+const editable = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]),
+  prompt: Type.String({
+    minLength: 1,
+    maxLength: 16_384,
+    description: "Who the customer is and how they behave",
+  }),
+  traits: TraitsSchema,
+  config: Type.Ref(PersonaConfigSchema),
+  goal: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], {
+    description: "What the customer wants; the persona ends the conversation once it is reached",
+  }),
+  script: Type.Array(Type.String({ minLength: 1, maxLength: 4000 }), {
+    maxItems: 100,
+    description: "Fixed opening lines, sent in order",
+  }),
+  provider: Type.Union(
+    PERSONA_PROVIDERS.map((p) => Type.Literal(p)),
+    { description: "`scripted` (offline, deterministic) or `openai` (any OpenAI-compatible endpoint)" },
+  ),
+  model: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+  temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
+  seed: Type.Union([Type.Integer({ minimum: 0, maximum: 2_147_483_647 }), Type.Null()]),
+};
+
+export const PersonaSchema = Type.Object(
+  { id: Type.String({ format: "uuid" }), ...editable, createdAt: Timestamp(), updatedAt: Timestamp() },
+  { $id: "Persona" },
+);
+
+export const CreatePersonaBody = Type.Object(
+  {
+    name: editable.name,
+    prompt: editable.prompt,
+    description: Type.Optional(editable.description),
+    traits: Type.Optional(editable.traits),
+    config: Type.Optional(editable.config),
+    goal: Type.Optional(editable.goal),
+    script: Type.Optional(editable.script),
+    provider: Type.Optional(editable.provider),
+    model: Type.Optional(editable.model),
+    temperature: Type.Optional(editable.temperature),
+    seed: Type.Optional(editable.seed),
+  },
+  { additionalProperties: false, $id: "CreatePersonaRequest" },
+);
+
+export const UpdatePersonaBody = Type.Partial(Type.Object(editable), {
+  additionalProperties: false,
+  minProperties: 1,
+  $id: "UpdatePersonaRequest",
+  description: "The fields to change; fields left out keep their value",
+});
+
+export const PersonaListSchema = listOf(PersonaSchema, "PersonaList");
+
+export const personaSchemas = [
+  PersonaConfigSchema,
+  PersonaSchema,
+  CreatePersonaBody,
+  UpdatePersonaBody,
+  PersonaListSchema,
+];

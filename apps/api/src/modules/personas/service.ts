@@ -1,0 +1,96 @@
+import { type Database, personas, sessions } from "@mimic/db";
+import type { Static } from "@sinclair/typebox";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { notFound } from "../../errors.js";
+import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
+import { UUID_RE } from "../../lib/schemas.js";
+import type { CreatePersonaBody, UpdatePersonaBody } from "./schemas.js";
+
+const columns = {
+  id: personas.id,
+  name: personas.name,
+  description: personas.description,
+  prompt: personas.prompt,
+  traits: personas.traits,
+  config: personas.config,
+  goal: personas.goal,
+  script: personas.script,
+  provider: personas.provider,
+  model: personas.model,
+  temperature: personas.temperature,
+  seed: personas.seed,
+  createdAt: personas.createdAt,
+  updatedAt: personas.updatedAt,
+};
+
+const owned = (userId: string, id: string) =>
+  and(eq(personas.id, id), eq(personas.userId, userId), isNull(personas.deletedAt));
+
+export async function createPersona(db: Database, userId: string, input: Static<typeof CreatePersonaBody>) {
+  const [row] = await db
+    .insert(personas)
+    .values({ ...input, userId })
+    .returning(columns);
+  return row!;
+}
+
+export async function getPersona(db: Database, userId: string, id: string) {
+  if (!UUID_RE.test(id)) throw notFound("Persona");
+  const [row] = await db.select(columns).from(personas).where(owned(userId, id));
+  if (!row) throw notFound("Persona");
+  return row;
+}
+
+export async function listPersonas(db: Database, userId: string, page: Page) {
+  const where = and(eq(personas.userId, userId), isNull(personas.deletedAt));
+  const [rows, total] = await Promise.all([
+    db
+      .select(columns)
+      .from(personas)
+      .where(where)
+      .orderBy(desc(personas.createdAt), desc(personas.id))
+      .limit(page.limit)
+      .offset(offsetOf(page)),
+    db.$count(personas, where),
+  ]);
+  return paginated(rows, total, page);
+}
+
+export async function updatePersona(
+  db: Database,
+  userId: string,
+  id: string,
+  input: Static<typeof UpdatePersonaBody>,
+) {
+  if (!UUID_RE.test(id)) throw notFound("Persona");
+  const [row] = await db
+    .update(personas)
+    .set({ ...input, updatedAt: sql`now()` })
+    .where(owned(userId, id))
+    .returning(columns);
+  if (!row) throw notFound("Persona");
+  return row;
+}
+
+/** Soft-deletes the persona (past sessions stay readable) and stops its running sessions. */
+export async function deletePersona(db: Database, userId: string, id: string) {
+  if (!UUID_RE.test(id)) throw notFound("Persona");
+  await db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(personas)
+      .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(owned(userId, id))
+      .returning({ id: personas.id });
+    if (!row) throw notFound("Persona");
+    await tx
+      .update(sessions)
+      .set({
+        status: "stopped",
+        reason: "persona deleted",
+        endedAt: sql`now()`,
+        updatedAt: sql`now()`,
+        nextTurnAt: null,
+      })
+      .where(and(eq(sessions.personaId, id), inArray(sessions.status, ["pending", "active"])));
+  });
+}

@@ -1,0 +1,58 @@
+// The OpenAPI document (served at /openapi.json, written to packages/sdk/openapi.json by `pnpm gen`) and /docs.
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+
+export const API_VERSION = "0.1.0";
+
+export const TAGS = [
+  { name: "auth", description: "Register, log in, and the current user" },
+  { name: "apiKeys", description: "Long-lived keys for CI; shown once, stored hashed" },
+  { name: "personas", description: "Simulated customers" },
+  { name: "agents", description: "The bots under test" },
+  { name: "health", description: "Liveness and readiness" },
+];
+
+export default fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: "3.1.0",
+        info: {
+          title: "Mimic API",
+          version: API_VERSION,
+          description:
+            "Simulated customers (personas) talk to the conversational agent under test in timed sessions. " +
+            "Every error has the shape `{error: {code, message, details?, requestId}}`.",
+          license: { name: "MIT" },
+        },
+        servers: [{ url: "http://localhost:4000", description: "Local development" }],
+        tags: TAGS,
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: "http",
+              scheme: "bearer",
+              description: "An access token from POST /api/auth/login, or an API key (`mk_…`)",
+            },
+          },
+        },
+      },
+      refResolver: {
+        // Keep component names as their $id (Persona, Agent …) rather than def-N.
+        buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}`,
+      },
+    });
+    await app.register(swaggerUi, {
+      routePrefix: "/docs",
+      uiConfig: { docExpansion: "list", deepLinking: true, persistAuthorization: true },
+      staticCSP: true,
+    });
+    // Public, static content: exempt from the anonymous budget like /docs (see plugins/rate-limit.ts).
+    app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: false } }, async () =>
+      app.swagger(),
+    );
+  },
+  { name: "openapi" },
+);

@@ -1,0 +1,29 @@
+// The one definition of Mimic's enumerated values. The API imports these constants for its schemas.
+import { pgEnum } from "drizzle-orm/pg-core";
+
+export const SESSION_STATUSES = ["pending", "active", "completed", "failed", "stopped"] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+/** Statuses a session can no longer leave. */
+export const FINISHED_SESSION_STATUSES = [
+  "completed",
+  "failed",
+  "stopped",
+] as const satisfies readonly SessionStatus[];
+
+export const AGENT_TYPES = ["webhook", "websocket", "whatsapp", "voice"] as const;
+export type AgentType = (typeof AGENT_TYPES)[number];
+
+export const AGENT_STATUSES = ["active", "inactive"] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+export const SENDER_TYPES = ["persona", "agent", "system"] as const;
+export type SenderType = (typeof SENDER_TYPES)[number];
+
+export const PERSONA_PROVIDERS = ["scripted", "openai"] as const;
+export type PersonaProvider = (typeof PERSONA_PROVIDERS)[number];
+
+export const sessionStatus = pgEnum("session_status", SESSION_STATUSES);
+export const agentType = pgEnum("agent_type", AGENT_TYPES);
+export const agentStatus = pgEnum("agent_status", AGENT_STATUSES);
+export const senderType = pgEnum("sender_type", SENDER_TYPES);
+export const personaProvider = pgEnum("persona_provider", PERSONA_PROVIDERS);

@@ -1,0 +1,62 @@
+import { sql } from "drizzle-orm";
+import { index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { agents } from "./agents.js";
+import { createdAt, id, updatedAt } from "./columns.js";
+import { sessionStatus } from "./enums.js";
+import { personas } from "./personas.js";
+import { users } from "./users.js";
+
+export interface SessionConfig {
+  /** Seconds since start after which the session completes. */
+  duration: number;
+  /** Messages (all senders) after which the session completes. */
+  maxMessages: number;
+  /** Seconds the persona waits between its messages. */
+  messageInterval: number;
+  /** Seconds to wait for the agent's replies after each persona message. */
+  replyTimeout: number;
+}
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: id(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => agents.id),
+    personaId: uuid("persona_id")
+      .notNull()
+      .references(() => personas.id),
+    status: sessionStatus("status").notNull().default("pending"),
+    config: jsonb("config").$type<SessionConfig>().notNull(),
+    /** Free JSON from the user (≤ 16 KiB, enforced by the API). */
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /** Why the session ended: "completed", "goal_reached", "max_messages", "agent_unreachable: …", "stopped by user" … */
+    reason: text("reason"),
+    /** Verdict of the session's checks, set when it ends. */
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    /** Engine state: when the next turn is due, and which worker holds the session until when. */
+    nextTurnAt: timestamp("next_turn_at", { withTimezone: true, mode: "date" }),
+    turn: integer("turn").notNull().default(0),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
+    promptTokens: integer("prompt_tokens").notNull().default(0),
+    completionTokens: integer("completion_tokens").notNull().default(0),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
+    endedAt: timestamp("ended_at", { withTimezone: true, mode: "date" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("sessions_user_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index("sessions_agent_idx").on(t.agentId, t.createdAt),
+    index("sessions_persona_idx").on(t.personaId, t.createdAt),
+    index("sessions_due_idx").on(t.nextTurnAt).where(sql`${t.status} in ('pending', 'active')`),
+  ],
+);
+
+export type Session = typeof sessions.$inferSelect;
+export type NewSession = typeof sessions.$inferInsert;
