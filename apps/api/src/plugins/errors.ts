@@ -67,6 +67,7 @@ function causeCode(error: unknown): string | undefined {
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === "string" && DB_UNAVAILABLE.has(code)) return code;
+    if ((current as { message?: unknown }).message === "PGlite is closed") return "PGLITE_CLOSED";
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApp, expectError, registerUser, type TestContext } from "./helpers.js";
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestApp({
+    MIMIC_RATE_LIMIT_ANON: "3",
+    MIMIC_RATE_LIMIT_USER: "5",
+    MIMIC_RATE_LIMIT_LOGIN: "4",
+    MIMIC_RATE_LIMIT_WINDOW: "3600",
+  });
+});
+afterAll(() => ctx.close());
+
+const fromIp = (remoteAddress: string) => ({ remoteAddress });
+
+describe("rate limits", () => {
+  it("counts anonymous requests per IP, with the seed's headers, then answers 429 in the envelope", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await ctx.app.inject({ method: "GET", url: "/api/personas", ...fromIp("203.0.113.1") });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers["x-ratelimit-limit"]).toBe("3");
+      remaining.push(String(res.headers["x-ratelimit-remaining"]));
+      const reset = Number(res.headers["x-ratelimit-reset"]);
+      // A Unix timestamp within the one-hour window.
+      expect(reset).toBeGreaterThanOrEqual(before + 3590);
+      expect(reset).toBeLessThanOrEqual(before + 3601);
+    }
+    expect(remaining).toEqual(["2", "1", "0"]);
+    const limited = await ctx.app.inject({ method: "GET", url: "/api/personas", ...fromIp("203.0.113.1") });
+    expect(expectError(limited, 429, "RATE_LIMIT_EXCEEDED").message).toMatch(/Rate limit exceeded/);
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(3500);
+    expect(limited.headers["x-ratelimit-remaining"]).toBe("0");
+    // Another IP has its own budget.
+    const other = await ctx.app.inject({ method: "GET", url: "/api/personas", ...fromIp("203.0.113.2") });
+    expect(other.statusCode).toBe(401);
+    expect(other.headers["x-ratelimit-remaining"]).toBe("2");
+  });
+
+  it("gives each authenticated user their own budget, whatever their IP", async () => {
+    const user = await registerUser(ctx.app);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await ctx.app.inject({
+        method: "GET",
+        url: "/api/personas",
+        headers: user.headers,
+        ...fromIp(`198.51.100.${i}`),
+      });
+      statuses.push(res.statusCode);
+      if (res.statusCode === 200) expect(res.headers["x-ratelimit-limit"]).toBe("5");
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const someoneElse = await registerUser(ctx.app);
+    const res = await ctx.app.inject({ method: "GET", url: "/api/personas", headers: someoneElse.headers });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it("limits login attempts more strictly, per IP", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await ctx.app.inject({
+        method: "POST",
+        url: "/api/auth/login",
+        payload: { email: "victim@example.com", password: `guess-${i}` },
+        ...fromIp("192.0.2.77"),
+      });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+
+  it("never limits health probes", async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await ctx.app.inject({ method: "GET", url: "/health", ...fromIp("192.0.2.99") });
+      expect(res.statusCode).toBe(200);
+    }
+  });
+});
