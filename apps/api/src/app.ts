@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Config } from "./config.js";
 import { AppError, ERROR_STATUS } from "./errors.js";
 import { bodyAjv, paramsAjv } from "./lib/ajv.js";
-import { sharedSchemas } from "./lib/schemas.js";
+import { errorResponse, sharedSchemas } from "./lib/schemas.js";
 import { agentRoutes } from "./modules/agents/routes.js";
 import { agentSchemas } from "./modules/agents/schemas.js";
 import { apiKeyRoutes } from "./modules/api-keys/routes.js";
@@ -102,8 +102,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     route.schema.response ??= {};
     const response = route.schema.response as Record<string, unknown>;
     for (const [status, description] of Object.entries(COMMON_ERRORS)) {
-      if (isPublic && status === "401") continue;
-      response[status] ??= { description, $ref: "Error#" };
+      if (isPublic && (status === "401" || status === "404")) continue;
+      response[status] ??= errorResponse(description);
     }
     if (!isPublic) route.schema.security ??= [{ bearerAuth: [] }];
   });

@@ -54,6 +54,9 @@ export const Timestamp = (description?: string) =>
 export const listOf = <T extends TSchema & { $id?: string }>(item: T, $id: string) =>
   Type.Object({ data: Type.Array(Type.Ref(item)), pagination: Type.Ref(PaginationSchema) }, { $id });
 
+/** A documented error response: the Error envelope under a status-specific description. */
+export const errorResponse = (description: string) => ({ description, $ref: "Error#" }) as unknown as typeof ErrorSchema;
+
 export const sharedSchemas = [ErrorDetailSchema, ErrorSchema, PaginationSchema];
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

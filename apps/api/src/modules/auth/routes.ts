@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typ
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
 import { AppError } from "../../errors.js";
+import { errorResponse } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
 import { loginRateLimit } from "../../plugins/rate-limit.js";
 import { AccessTokenSchema, LoginBody, RegisterBody, RegisteredSchema, UserSchema } from "./schemas.js";
@@ -26,7 +27,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config
         tags: ["auth"],
         summary: "Create an account (can be disabled with MIMIC_ALLOW_REGISTRATION=false)",
         body: Type.Ref(RegisterBody),
-        response: { 201: Type.Ref(RegisteredSchema) },
+        response: {
+          201: Type.Ref(RegisteredSchema),
+          403: errorResponse("Registration is disabled on this server"),
+          409: errorResponse("An account with this email already exists"),
+        },
       },
     },
     async (request, reply) => {
@@ -47,7 +52,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config
         tags: ["auth"],
         summary: "Exchange email and password for an access token",
         body: Type.Ref(LoginBody),
-        response: { 200: Type.Ref(AccessTokenSchema) },
+        response: { 200: Type.Ref(AccessTokenSchema), 401: errorResponse("Invalid email or password") },
       },
     },
     async (request) => {
