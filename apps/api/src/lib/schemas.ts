@@ -55,7 +55,8 @@ export const listOf = <T extends TSchema & { $id?: string }>(item: T, $id: strin
   Type.Object({ data: Type.Array(Type.Ref(item)), pagination: Type.Ref(PaginationSchema) }, { $id });
 
 /** A documented error response: the Error envelope under a status-specific description. */
-export const errorResponse = (description: string) => ({ description, $ref: "Error#" }) as unknown as typeof ErrorSchema;
+export const errorResponse = (description: string) =>
+  ({ description, $ref: "Error#" }) as unknown as typeof ErrorSchema;
 
 export const sharedSchemas = [ErrorDetailSchema, ErrorSchema, PaginationSchema];
 
