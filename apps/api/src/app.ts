@@ -1,9 +1,13 @@
 // Builds the Fastify instance without listening: main.ts, the tests and `pnpm gen` all start here.
 import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import fastifyWebsocket from "@fastify/websocket";
 import type { MimicDb } from "@mimic/db";
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
 import type { Config } from "./config.js";
+import { EventHub } from "./engine/events.js";
+import { createRunner } from "./engine/index.js";
+import type { Runner } from "./engine/runner.js";
 import { AppError, ERROR_STATUS } from "./errors.js";
 import { bodyAjv, paramsAjv } from "./lib/ajv.js";
 import { errorResponse, sharedSchemas } from "./lib/schemas.js";
@@ -14,8 +18,11 @@ import { apiKeySchemas } from "./modules/api-keys/schemas.js";
 import { authRoutes } from "./modules/auth/routes.js";
 import { authSchemas } from "./modules/auth/schemas.js";
 import { healthRoutes, healthSchemas } from "./modules/health/routes.js";
+import { liveRoutes } from "./modules/live/routes.js";
 import { personaRoutes } from "./modules/personas/routes.js";
 import { personaSchemas } from "./modules/personas/schemas.js";
+import { sessionRoutes } from "./modules/sessions/routes.js";
+import { liveEventSchemas, sessionSchemas } from "./modules/sessions/schemas.js";
 import authPlugin from "./plugins/auth.js";
 import errorsPlugin, { sendError } from "./plugins/errors.js";
 import openapiPlugin from "./plugins/openapi.js";
@@ -34,6 +41,15 @@ export interface BuildAppOptions {
   /** HS256 secret for access tokens (main.ts resolves it from config or the data dir). */
   jwtSecret: string;
   logger?: FastifyServerOptions["logger"];
+  /** Run the simulation engine in this process (main.ts: MIMIC_ROLE all|worker). */
+  engine?: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    events: EventHub;
+    runner: Runner | undefined;
+  }
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -51,6 +67,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const app = Fastify({
     logger: options.logger ?? {
       level: config.logLevel,
+      ...(config.logFormat === "pretty"
+        ? {
+            transport: {
+              target: "pino-pretty",
+              options: { translateTime: "HH:MM:ss", ignore: "pid,hostname,reqId" },
+            },
+          }
+        : {}),
       redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
       serializers: {
         // The WebSocket route accepts ?token=: never log it.
@@ -81,7 +105,15 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema),
   );
   // Shared component schemas must be known to the validators that compile $refs against them.
-  const components = [...authSchemas, ...apiKeySchemas, ...personaSchemas, ...agentSchemas, ...healthSchemas];
+  const components = [
+    ...authSchemas,
+    ...apiKeySchemas,
+    ...personaSchemas,
+    ...agentSchemas,
+    ...sessionSchemas,
+    ...liveEventSchemas,
+    ...healthSchemas,
+  ];
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -114,6 +146,29 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     if (url?.startsWith("/api/") && !request.routeOptions.config.public) await app.requireAuth(request);
   });
 
+  // Live events: one LISTEN per process. The engine, when it runs here, stops first on close (leases released
+  // before HTTP drains), then WebSockets close with 1001, then the hub stops listening.
+  const hub = new EventHub(db, (error) => app.log.error({ err: error }, "live event dispatch failed"));
+  app.decorate("events", hub);
+  const runner = options.engine ? createRunner(db, config, app.log) : undefined;
+  app.decorate("runner", runner);
+  app.addHook("onReady", async () => {
+    await hub.start();
+    await runner?.start();
+  });
+  app.addHook("preClose", async () => {
+    await runner?.stop();
+  });
+  app.addHook("onClose", async () => {
+    await hub.stop();
+  });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024 },
+    preClose: async function closeSockets(this: FastifyInstance) {
+      for (const client of this.websocketServer.clients) client.close(1001, "Mimic is shutting down");
+    },
+  });
+
   await app.register(healthRoutes, { db });
   await app.register(
     async (api) => {
@@ -121,6 +176,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(apiKeyRoutes, { prefix: "/auth/api-keys", db });
       await api.register(personaRoutes, { prefix: "/personas", db });
       await api.register(agentRoutes, { prefix: "/agents", db, config });
+      await api.register(sessionRoutes, { prefix: "/sessions", db });
+      await api.register(liveRoutes, { db, hub, maxConnectionsPerUser: config.wsMaxConnections });
     },
     { prefix: "/api" },
   );

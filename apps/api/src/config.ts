@@ -35,8 +35,26 @@ export const EnvSchema = Type.Object({
   MIMIC_LOG_LEVEL: Type.Optional(
     Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l))),
   ),
+  MIMIC_LOG_FORMAT: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pretty")])),
   MIMIC_TRUST_PROXY: Type.Optional(Bool),
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
+  MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
+  MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 200)")),
+  MIMIC_ENGINE_POLL_MS: Type.Optional(Int("How often the runner looks for due sessions (default 200)")),
+  MIMIC_ENGINE_LEASE_MS: Type.Optional(
+    Int("How long a worker holds a session before others may take it (default 30000)"),
+  ),
+  MIMIC_AGENT_TIMEOUT_MS: Type.Optional(Int("Timeout of one call to an agent (default 10000)")),
+  MIMIC_AGENT_MAX_ATTEMPTS: Type.Optional(Int("Delivery attempts before a session fails (default 3)")),
+  MIMIC_LLM_BASE_URL: Type.Optional(
+    Type.String({ pattern: "^https?://", description: "OpenAI-compatible endpoint" }),
+  ),
+  MIMIC_LLM_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  MIMIC_LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
+  MIMIC_LLM_TIMEOUT_MS: Type.Optional(Int("Timeout of one LLM call (default 30000)")),
+  MIMIC_WS_MAX_CONNECTIONS: Type.Optional(Int("Concurrent live-event connections per user (default 10)")),
+  MIMIC_DEMO: Type.Optional(Bool),
+  MIMIC_DEMO_PORT: Type.Optional(Int("Port of the built-in demo bot (default 4100)")),
   INIT_CWD: Type.Optional(Type.String()),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -96,7 +114,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     bodyLimit: int(env.MIMIC_BODY_LIMIT, 1024 * 1024),
     logLevel: env.MIMIC_LOG_LEVEL ?? (nodeEnv === "test" ? "silent" : "info"),
+    logFormat: env.MIMIC_LOG_FORMAT ?? "json",
     trustProxy: bool(env.MIMIC_TRUST_PROXY, false),
     allowPrivateTargets: bool(env.MIMIC_ALLOW_PRIVATE_TARGETS, false),
+    role: env.MIMIC_ROLE ?? "all",
+    engine: {
+      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 200)),
+      pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),
+      leaseMs: Math.max(1000, int(env.MIMIC_ENGINE_LEASE_MS, 30_000)),
+      agentTimeoutMs: Math.max(100, int(env.MIMIC_AGENT_TIMEOUT_MS, 10_000)),
+      maxAttempts: Math.max(1, int(env.MIMIC_AGENT_MAX_ATTEMPTS, 3)),
+    },
+    llm: {
+      baseUrl: env.MIMIC_LLM_BASE_URL,
+      apiKey: env.MIMIC_LLM_API_KEY ?? "not-needed",
+      model: env.MIMIC_LLM_MODEL ?? "gpt-4o-mini",
+      timeoutMs: int(env.MIMIC_LLM_TIMEOUT_MS, 30_000),
+    },
+    wsMaxConnections: int(env.MIMIC_WS_MAX_CONNECTIONS, 10),
+    demo: { enabled: bool(env.MIMIC_DEMO, false), port: int(env.MIMIC_DEMO_PORT, 4100) },
   });
 }

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { createDb } from "@mimic/db";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import type { DemoBot } from "./demo/bot.js";
+import { startDemo } from "./demo/seed.js";
 import { resolveJwtSecret } from "./lib/jwt-secret.js";
 
 async function main() {
@@ -21,8 +23,15 @@ async function main() {
     config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDir, "pg") },
   );
   await db.migrate();
-  const app = await buildApp({ config, db, jwtSecret: resolveJwtSecret(config) });
+  // MIMIC_ROLE: "all" serves HTTP and runs the engine, "api" only serves, "worker" only runs the engine.
+  const app = await buildApp({
+    config,
+    db,
+    jwtSecret: resolveJwtSecret(config),
+    engine: config.role !== "api",
+  });
 
+  let demoBot: DemoBot | undefined;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -34,7 +43,8 @@ async function main() {
     }, 15_000);
     timer.unref();
     try {
-      await app.close(); // drains HTTP
+      await demoBot?.close();
+      await app.close(); // engine stops claiming and releases its leases, HTTP drains, WebSockets close (1001)
       await db.close();
       process.exit(0);
     } catch (error) {
@@ -45,10 +55,18 @@ async function main() {
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
 
+  const database = db.driver === "pglite" ? `embedded (${join(config.dataDir, "pg")})` : "PostgreSQL";
+  if (config.role === "worker") {
+    await app.ready();
+    app.log.info(`Mimic worker ${app.runner?.owner} running sessions — database: ${database}`);
+    return;
+  }
   await app.listen({ host: config.host, port: config.port });
+  const baseUrl = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${config.port}`;
   app.log.info(
-    `Mimic API on http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${config.port} — docs at /docs, database: ${db.driver === "pglite" ? `embedded (${join(config.dataDir, "pg")})` : "PostgreSQL"}`,
+    `Mimic API on ${baseUrl} — docs at ${baseUrl}/docs, engine: ${app.runner ? "on" : "off"}, database: ${database}`,
   );
+  if (config.demo.enabled && app.runner) demoBot = await startDemo(app, db, config.demo.port, baseUrl);
 }
 
 main().catch((error) => {

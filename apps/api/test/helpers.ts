@@ -15,8 +15,11 @@ export interface TestContext {
 }
 
 /** A Fastify app (not listening) over its own database. `env` takes environment-style strings. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestContext> {
-  const db = await createTestDb();
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { engine?: boolean; db?: TestDb } = {},
+): Promise<TestContext> {
+  const db = options.db ?? (await createTestDb());
   const config = loadConfig({
     NODE_ENV: "test",
     MIMIC_ALLOW_PRIVATE_TARGETS: "false",
@@ -26,7 +29,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     MIMIC_RATE_LIMIT_ANON: "10000",
     ...env,
   });
-  const app = await buildApp({ config, db, jwtSecret: JWT_SECRET, logger: false });
+  const app = await buildApp({
+    config,
+    db,
+    jwtSecret: JWT_SECRET,
+    logger: false,
+    engine: options.engine ?? false,
+  });
   return {
     app,
     db,

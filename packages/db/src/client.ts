@@ -72,7 +72,8 @@ function createPgliteDb(options: CreateDbOptions): MimicDb {
     async listen(channel, onPayload) {
       const unlisten = await pg.listen(channel, onPayload);
       return async () => {
-        await unlisten();
+        // A closed instance has no listeners left to remove.
+        if (!pg.closed) await unlisten();
       };
     },
     async close() {

@@ -11,6 +11,11 @@ export const TAGS = [
   { name: "apiKeys", description: "Long-lived keys for CI; shown once, stored hashed" },
   { name: "personas", description: "Simulated customers" },
   { name: "agents", description: "The bots under test" },
+  {
+    name: "sessions",
+    description:
+      "A persona talking to an agent; live events on the WebSocket `/api/ws` (see the LiveEvent schema)",
+  },
   { name: "health", description: "Liveness and readiness" },
 ];
 

@@ -10,6 +10,9 @@ export const FINISHED_SESSION_STATUSES = [
   "stopped",
 ] as const satisfies readonly SessionStatus[];
 
+export const SESSION_PHASES = ["idle", "delivering", "awaiting_reply"] as const;
+export type SessionPhase = (typeof SESSION_PHASES)[number];
+
 export const AGENT_TYPES = ["webhook", "websocket", "whatsapp", "voice"] as const;
 export type AgentType = (typeof AGENT_TYPES)[number];
 
@@ -23,6 +26,7 @@ export const PERSONA_PROVIDERS = ["scripted", "openai"] as const;
 export type PersonaProvider = (typeof PERSONA_PROVIDERS)[number];
 
 export const sessionStatus = pgEnum("session_status", SESSION_STATUSES);
+export const sessionPhase = pgEnum("session_phase", SESSION_PHASES);
 export const agentType = pgEnum("agent_type", AGENT_TYPES);
 export const agentStatus = pgEnum("agent_status", AGENT_STATUSES);
 export const senderType = pgEnum("sender_type", SENDER_TYPES);

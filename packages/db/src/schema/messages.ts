@@ -14,6 +14,8 @@ export const messages = pgTable(
     seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
     senderType: senderType("sender_type").notNull(),
     content: text("content").notNull(),
+    /** The persona turn this message belongs to (engine messages); null for messages added through the API. */
+    turn: integer("turn"),
     /** Agent replies: milliseconds since the persona message they answer. */
     latencyMs: integer("latency_ms"),
     timestamp: timestamp("timestamp", { withTimezone: true, mode: "date" }).notNull().defaultNow(),

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { agents } from "./agents.js";
 import { createdAt, id, updatedAt } from "./columns.js";
-import { sessionStatus } from "./enums.js";
+import { sessionPhase, sessionStatus } from "./enums.js";
 import { personas } from "./personas.js";
 import { users } from "./users.js";
 
@@ -40,7 +40,17 @@ export const sessions = pgTable(
     result: jsonb("result").$type<Record<string, unknown>>(),
     /** Engine state: when the next turn is due, and which worker holds the session until when. */
     nextTurnAt: timestamp("next_turn_at", { withTimezone: true, mode: "date" }),
+    /** Persona messages written so far; the next persona message is number `turn`. */
     turn: integer("turn").notNull().default(0),
+    /**
+     * Where the current turn stands: `idle` (next persona message not written yet), `delivering` (written, not yet
+     * confirmed delivered: a worker taking over redelivers the same message), `awaiting_reply` (delivered, replies
+     * may still arrive until `awaitingSince + replyTimeout`).
+     */
+    phase: sessionPhase("phase").notNull().default("idle"),
+    awaitingSince: timestamp("awaiting_since", { withTimezone: true, mode: "date" }),
+    /** Consecutive failed deliveries; reset by any successful one. */
+    failures: integer("failures").notNull().default(0),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
     promptTokens: integer("prompt_tokens").notNull().default(0),

@@ -12,15 +12,22 @@ import type {
   ApiKeyList,
   CreateAgentRequest,
   CreateApiKeyRequest,
+  CreateMessageRequest,
   CreatePersonaRequest,
+  CreateSessionRequest,
   CreatedApiKey,
   Health,
   LoginRequest,
+  Message,
   Persona,
   PersonaList,
   Readiness,
   RegisterRequest,
   Registration,
+  Session,
+  SessionDetail,
+  SessionList,
+  StoppedSession,
   UpdateAgentRequest,
   UpdatePersonaRequest,
   User,
@@ -34,6 +41,9 @@ export type ListApiKeysQuery = NonNullable<operations["listApiKeys"]["parameters
 
 /** Query parameters of `GET /api/personas` (listPersonas). */
 export type ListPersonasQuery = NonNullable<operations["listPersonas"]["parameters"]["query"]>;
+
+/** Query parameters of `GET /api/sessions` (listSessions). */
+export type ListSessionsQuery = NonNullable<operations["listSessions"]["parameters"]["query"]>;
 
 /**
  * Register, log in, and the current user
@@ -254,6 +264,74 @@ export class AgentsResource {
 }
 
 /**
+ * A persona talking to an agent; live events on the WebSocket `/api/ws` (see the LiveEvent schema)
+ *
+ * `client.sessions`
+ */
+export class SessionsResource {
+  constructor(protected readonly transport: Transport) {}
+
+  /**
+   * Append a message — how an asynchronous agent replies (Bearer = the agent's api_key)
+   *
+   * The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message (201 the first time, 200 after).
+   *
+   * `POST /api/sessions/{id}/messages` (operation `addSessionMessage`)
+   */
+  addMessage(id: string, body: CreateMessageRequest, options?: RequestOptions): Promise<Message> {
+    return this.transport.call<Message>(options, (api, init) =>
+      api.POST("/api/sessions/{id}/messages", { ...init, params: { path: { id } }, body }),
+    );
+  }
+
+  /**
+   * Start a session: the persona talks to the agent until a limit or its goal ends it
+   *
+   * `POST /api/sessions` (operation `createSession`)
+   */
+  create(body: CreateSessionRequest, options?: RequestOptions): Promise<Session> {
+    return this.transport.call<Session>(options, (api, init) => api.POST("/api/sessions", { ...init, body }));
+  }
+
+  /**
+   * Get a session with its transcript
+   *
+   * `GET /api/sessions/{id}` (operation `getSession`)
+   */
+  get(id: string, options?: RequestOptions): Promise<SessionDetail> {
+    return this.transport.call<SessionDetail>(options, (api, init) =>
+      api.GET("/api/sessions/{id}", { ...init, params: { path: { id } } }),
+    );
+  }
+
+  /**
+   * List your sessions, newest first
+   *
+   * `GET /api/sessions` (operation `listSessions`)
+   *
+   * Await the result for one page, or iterate it with `for await` for every item of every page.
+   */
+  list(query?: ListSessionsQuery, options?: RequestOptions): PagePromise<SessionList> {
+    return new PagePromise(query?.page ?? 1, (page) =>
+      this.transport.call<SessionList>(options, (api, init) =>
+        api.GET("/api/sessions", { ...init, params: { query: { ...query, page } } }),
+      ),
+    );
+  }
+
+  /**
+   * Stop a running session (the transcript is kept); a finished session is returned unchanged
+   *
+   * `DELETE /api/sessions/{id}` (operation `stopSession`)
+   */
+  stop(id: string, options?: RequestOptions): Promise<StoppedSession> {
+    return this.transport.call<StoppedSession>(options, (api, init) =>
+      api.DELETE("/api/sessions/{id}", { ...init, params: { path: { id } } }),
+    );
+  }
+}
+
+/**
  * Liveness and readiness
  *
  * `client.health`
@@ -286,6 +364,7 @@ export class MimicResources {
   readonly apiKeys: ApiKeysResource;
   readonly personas: PersonasResource;
   readonly agents: AgentsResource;
+  readonly sessions: SessionsResource;
   readonly health: HealthResource;
 
   constructor(protected readonly transport: Transport) {
@@ -293,6 +372,7 @@ export class MimicResources {
     this.apiKeys = new ApiKeysResource(transport);
     this.personas = new PersonasResource(transport);
     this.agents = new AgentsResource(transport);
+    this.sessions = new SessionsResource(transport);
     this.health = new HealthResource(transport);
   }
 }

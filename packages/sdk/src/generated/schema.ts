@@ -162,6 +162,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your sessions, newest first */
+        get: operations["listSessions"];
+        put?: never;
+        /** Start a session: the persona talks to the agent until a limit or its goal ends it */
+        post: operations["createSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a session with its transcript */
+        get: operations["getSession"];
+        put?: never;
+        post?: never;
+        /** Stop a running session (the transcript is kept); a finished session is returned unchanged */
+        delete: operations["stopSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Append a message — how an asynchronous agent replies (Bearer = the agent's api_key)
+         * @description The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message (201 the first time, 200 after).
+         */
+        post: operations["addSessionMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -261,6 +317,16 @@ export interface components {
             /** @description What the key is for, e.g. `github-actions` */
             name: string;
         };
+        CreateMessageRequest: {
+            content: string;
+            /**
+             * Format: uuid
+             * @description Your id for the message: sending the same id twice stores it once
+             */
+            id?: string;
+            /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
+            senderType: "persona" | "agent" | "system";
+        };
         CreatePersonaRequest: {
             config?: components["schemas"]["PersonaConfig"];
             description?: string | null;
@@ -280,6 +346,27 @@ export interface components {
             traits?: {
                 [key: string]: string | number | boolean;
             };
+        };
+        CreateSessionRequest: {
+            /** @description An agent of yours */
+            agentId: string;
+            /** @description Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout */
+            config?: {
+                /** @description Seconds after which the session completes */
+                duration?: number;
+                /** @description Persona + agent messages after which it completes */
+                maxMessages?: number;
+                /** @description Seconds between the persona's messages */
+                messageInterval?: number;
+                /** @description Seconds to wait for the agent's replies to each persona message */
+                replyTimeout?: number;
+            };
+            /** @description Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description A persona of yours */
+            personaId: string;
         };
         CreatedApiKey: {
             /** Format: date-time */
@@ -317,6 +404,17 @@ export interface components {
             uptimeSeconds: number;
             version: string;
         };
+        LiveErrorEvent: {
+            error: {
+                code: string;
+                message: string;
+            };
+            sessionId?: string;
+            /** @enum {string} */
+            type: "error";
+        };
+        /** @description Any message the server sends on /api/ws */
+        LiveEvent: components["schemas"]["SessionUpdateEvent"] | components["schemas"]["NewMessageEvent"] | components["schemas"]["SessionEndEvent"] | components["schemas"]["SubscriptionEvent"] | components["schemas"]["LiveErrorEvent"];
         LoginRequest: {
             /**
              * Format: email
@@ -324,6 +422,35 @@ export interface components {
              */
             email: string;
             password: string;
+        };
+        Message: {
+            content: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Agent replies: milliseconds since the persona message they answer */
+            latencyMs: number | null;
+            /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
+            senderType: "persona" | "agent" | "system";
+            /** Format: uuid */
+            sessionId: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
+        NewMessageEvent: {
+            data: {
+                content: string;
+                /** Format: uuid */
+                id: string;
+                latencyMs: number | null;
+                /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
+                senderType: "persona" | "agent" | "system";
+                /** Format: date-time */
+                timestamp: string;
+            };
+            /** Format: uuid */
+            sessionId: string;
+            /** @enum {string} */
+            type: "new_message";
         };
         Pagination: {
             limit: number;
@@ -397,6 +524,115 @@ export interface components {
             /** @enum {string} */
             token_type: "bearer";
             user: components["schemas"]["User"];
+        };
+        Session: {
+            /** Format: uuid */
+            agentId: string;
+            config: components["schemas"]["SessionConfig"];
+            /** Format: date-time */
+            createdAt: string;
+            endedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set. */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Format: uuid */
+            personaId: string;
+            /** @description Why the session ended */
+            reason: string | null;
+            startedAt: string | null;
+            status: "pending" | "active" | "completed" | "failed" | "stopped";
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description Tokens spent by an LLM persona */
+            usage: {
+                completionTokens: number;
+                promptTokens: number;
+            };
+        };
+        SessionConfig: {
+            /** @description Seconds after which the session completes */
+            duration: number;
+            /** @description Persona + agent messages after which it completes */
+            maxMessages: number;
+            /** @description Seconds between the persona's messages */
+            messageInterval: number;
+            /** @description Seconds to wait for the agent's replies to each persona message */
+            replyTimeout: number;
+        };
+        SessionDetail: {
+            /** Format: uuid */
+            agentId: string;
+            config: components["schemas"]["SessionConfig"];
+            /** Format: date-time */
+            createdAt: string;
+            endedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description The transcript, oldest first (first 1000 messages) */
+            messages: components["schemas"]["Message"][];
+            /** @description Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set. */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Format: uuid */
+            personaId: string;
+            /** @description Why the session ended */
+            reason: string | null;
+            startedAt: string | null;
+            status: "pending" | "active" | "completed" | "failed" | "stopped";
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description Tokens spent by an LLM persona */
+            usage: {
+                completionTokens: number;
+                promptTokens: number;
+            };
+        };
+        SessionEndEvent: {
+            data: {
+                /** @description Seconds from start to end */
+                duration: number;
+                messageCount: number;
+                reason: string;
+                result?: unknown;
+                status: "pending" | "active" | "completed" | "failed" | "stopped";
+            };
+            /** Format: uuid */
+            sessionId: string;
+            /** @enum {string} */
+            type: "session_end";
+        };
+        SessionList: {
+            data: components["schemas"]["Session"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        SessionUpdateEvent: {
+            data: {
+                /** @description Time of the latest message */
+                lastMessage: string | null;
+                messageCount: number;
+                status: "pending" | "active" | "completed" | "failed" | "stopped";
+            };
+            /** Format: uuid */
+            sessionId: string;
+            /** @enum {string} */
+            type: "session_update";
+        };
+        StoppedSession: {
+            /** Format: uuid */
+            id: string;
+            reason: string | null;
+            status: "pending" | "active" | "completed" | "failed" | "stopped";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        SubscriptionEvent: {
+            /** Format: uuid */
+            sessionId: string;
+            type: "subscribed" | "unsubscribed";
         };
         /** @description The fields to change. A new `config` replaces the old one; a secret sent back masked (`****7890`) keeps its stored value. */
         UpdateAgentRequest: {
@@ -1424,6 +1660,338 @@ export interface operations {
             };
             /** @description Not found, or not yours */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page (max 100) */
+                limit?: number;
+                status?: "pending" | "active" | "completed" | "failed" | "stopped";
+                agentId?: string;
+                personaId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The agent is inactive */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDetail"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stopSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoppedSession"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addSessionMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session is not running, or the id is taken */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

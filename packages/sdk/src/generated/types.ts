@@ -10,7 +10,9 @@ export type ApiKey = components["schemas"]["ApiKey"];
 export type ApiKeyList = components["schemas"]["ApiKeyList"];
 export type CreateAgentRequest = components["schemas"]["CreateAgentRequest"];
 export type CreateApiKeyRequest = components["schemas"]["CreateApiKeyRequest"];
+export type CreateMessageRequest = components["schemas"]["CreateMessageRequest"];
 export type CreatePersonaRequest = components["schemas"]["CreatePersonaRequest"];
+export type CreateSessionRequest = components["schemas"]["CreateSessionRequest"];
 export type CreatedApiKey = components["schemas"]["CreatedApiKey"];
 
 /** The envelope of every error response */
@@ -18,7 +20,14 @@ export type ErrorBody = components["schemas"]["Error"];
 
 export type ErrorDetail = components["schemas"]["ErrorDetail"];
 export type Health = components["schemas"]["Health"];
+export type LiveErrorEvent = components["schemas"]["LiveErrorEvent"];
+
+/** Any message the server sends on /api/ws */
+export type LiveEvent = components["schemas"]["LiveEvent"];
+
 export type LoginRequest = components["schemas"]["LoginRequest"];
+export type Message = components["schemas"]["Message"];
+export type NewMessageEvent = components["schemas"]["NewMessageEvent"];
 export type Pagination = components["schemas"]["Pagination"];
 export type Persona = components["schemas"]["Persona"];
 
@@ -29,6 +38,14 @@ export type PersonaList = components["schemas"]["PersonaList"];
 export type Readiness = components["schemas"]["Readiness"];
 export type RegisterRequest = components["schemas"]["RegisterRequest"];
 export type Registration = components["schemas"]["Registration"];
+export type Session = components["schemas"]["Session"];
+export type SessionConfig = components["schemas"]["SessionConfig"];
+export type SessionDetail = components["schemas"]["SessionDetail"];
+export type SessionEndEvent = components["schemas"]["SessionEndEvent"];
+export type SessionList = components["schemas"]["SessionList"];
+export type SessionUpdateEvent = components["schemas"]["SessionUpdateEvent"];
+export type StoppedSession = components["schemas"]["StoppedSession"];
+export type SubscriptionEvent = components["schemas"]["SubscriptionEvent"];
 
 /** The fields to change. A new `config` replaces the old one; a secret sent back masked (`****7890`) keeps its stored value. */
 export type UpdateAgentRequest = components["schemas"]["UpdateAgentRequest"];

@@ -1,0 +1,115 @@
+// websocket: Mimic dials the bot, sends {type:"message", sessionId, messageId, content} frames and records
+// every frame the bot sends back. One connection per session per process; redialled if it drops.
+import WebSocket from "ws";
+import { assertTarget, guardedLookup, OutboundError } from "../outbound.js";
+import type { AgentAdapter, AgentMessageSink, DeliveryContext } from "./types.js";
+import { MAX_REPLY_CHARS } from "./types.js";
+
+interface Connection {
+  ws: WebSocket;
+  ready: Promise<void>;
+}
+
+/** Text of a bot frame: `{"content": "…"}`, `{"reply": "…"}`, `{"type":"message","content":"…"}` or plain text. */
+export function frameText(data: string): string | undefined {
+  try {
+    const parsed = JSON.parse(data) as Record<string, unknown>;
+    if (parsed && typeof parsed === "object") {
+      const text = parsed.content ?? parsed.reply ?? parsed.text;
+      return typeof text === "string" ? text : undefined;
+    }
+  } catch {
+    // Plain text frame.
+  }
+  return data;
+}
+
+export function createWebsocketAdapter(
+  sink: AgentMessageSink,
+  log: (msg: string) => void = () => {},
+): AgentAdapter {
+  const connections = new Map<string, Connection>();
+
+  function dial(context: Omit<DeliveryContext, "message">): Connection {
+    const existing = connections.get(context.sessionId);
+    if (existing && existing.ws.readyState <= WebSocket.OPEN) return existing;
+    const url = new URL(String(context.agent.config.url));
+    assertTarget(url, ["ws:", "wss:"], context.policy.allowPrivateTargets);
+    const headers: Record<string, string> = {
+      ...((context.agent.config.headers as Record<string, string>) ?? {}),
+    };
+    if (typeof context.agent.config.api_key === "string")
+      headers.authorization = `Bearer ${context.agent.config.api_key}`;
+    const ws = new WebSocket(url, {
+      headers: { ...headers, "x-mimic-session-id": context.sessionId },
+      handshakeTimeout: context.policy.connectTimeoutMs,
+      maxPayload: MAX_REPLY_CHARS * 4,
+      followRedirects: false,
+      lookup: guardedLookup(context.policy.allowPrivateTargets),
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", (error) =>
+        reject(new OutboundError(`WebSocket connection failed: ${error.message}`, true)),
+      );
+      ws.once("unexpected-response", (_req, res) => {
+        reject(
+          new OutboundError(
+            `WebSocket handshake answered HTTP ${res.statusCode}`,
+            (res.statusCode ?? 0) >= 500,
+          ),
+        );
+        ws.terminate();
+      });
+    });
+    ready.catch(() => connections.delete(context.sessionId));
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      const text = frameText(data.toString("utf8"));
+      if (text?.trim()) {
+        sink(context.sessionId, text.slice(0, MAX_REPLY_CHARS)).catch((error: Error) =>
+          log(`recording a frame failed: ${error.message}`),
+        );
+      }
+    });
+    ws.on("close", () => {
+      if (connections.get(context.sessionId)?.ws === ws) connections.delete(context.sessionId);
+    });
+    ws.on("error", () => {});
+    const connection = { ws, ready };
+    connections.set(context.sessionId, connection);
+    return connection;
+  }
+
+  return {
+    async open(context) {
+      await dial(context).ready;
+    },
+    async deliver(context) {
+      const connection = dial(context);
+      await connection.ready;
+      const frame = JSON.stringify({
+        type: "message",
+        sessionId: context.sessionId,
+        messageId: context.message.id,
+        content: context.message.content,
+        persona: context.persona,
+      });
+      await new Promise<void>((resolve, reject) =>
+        connection.ws.send(frame, (error) =>
+          error ? reject(new OutboundError(`WebSocket send failed: ${error.message}`, true)) : resolve(),
+        ),
+      );
+      return { replies: [], open: true };
+    },
+    async close(sessionId) {
+      const connection = connections.get(sessionId);
+      connections.delete(sessionId);
+      connection?.ws.close(1000, "session ended");
+    },
+    async shutdown() {
+      for (const { ws } of connections.values()) ws.close(1001, "Mimic is shutting down");
+      connections.clear();
+    },
+  };
+}

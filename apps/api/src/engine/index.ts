@@ -1,0 +1,62 @@
+// Wires the engine's parts from the config: agent adapters, persona providers and the runner.
+import type { MimicDb } from "@mimic/db";
+import type { FastifyBaseLogger } from "fastify";
+import type { Config } from "../config.js";
+import type { AgentAdapter } from "./agents/types.js";
+import { webhookAdapter } from "./agents/webhook.js";
+import { createWebsocketAdapter } from "./agents/websocket.js";
+import type { OutboundPolicy } from "./outbound.js";
+import { createOpenAIPersona } from "./persona/openai.js";
+import { scriptedPersona } from "./persona/scripted.js";
+import { Runner } from "./runner.js";
+import { recordAgentMessage, SessionNotRunningError } from "./session-store.js";
+
+/** Largest agent response Mimic reads (replies are untrusted input). */
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+export function outboundPolicy(config: Config): OutboundPolicy {
+  return {
+    allowPrivateTargets: config.allowPrivateTargets,
+    connectTimeoutMs: Math.min(5000, config.engine.agentTimeoutMs),
+    timeoutMs: config.engine.agentTimeoutMs,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+  };
+}
+
+export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger): Runner {
+  const websocket = createWebsocketAdapter(
+    async (sessionId, content) => {
+      try {
+        await recordAgentMessage(db.db, sessionId, content);
+      } catch (error) {
+        // Frames after the session ended are dropped.
+        if (!(error instanceof SessionNotRunningError)) throw error;
+      }
+    },
+    (msg) => log.warn(msg),
+  );
+  const adapters: Partial<Record<string, AgentAdapter>> = { webhook: webhookAdapter, websocket };
+  const openai = config.llm.baseUrl
+    ? createOpenAIPersona({
+        baseURL: config.llm.baseUrl,
+        apiKey: config.llm.apiKey,
+        model: config.llm.model,
+        timeoutMs: config.llm.timeoutMs,
+        maxRetries: 1,
+      })
+    : undefined;
+  return new Runner({
+    db,
+    adapters,
+    personas: { scripted: scriptedPersona, openai },
+    policy: outboundPolicy(config),
+    log,
+    concurrency: config.engine.concurrency,
+    pollIntervalMs: config.engine.pollIntervalMs,
+    leaseMs: config.engine.leaseMs,
+    maxAttempts: config.engine.maxAttempts,
+  });
+}
+
+/** Agent types the engine can run today. */
+export const RUNNABLE_AGENT_TYPES = ["webhook", "websocket"] as const;

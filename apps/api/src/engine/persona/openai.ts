@@ -1,0 +1,82 @@
+// Any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, LM Studio) plays the customer.
+import OpenAI from "openai";
+import { OutboundError } from "../outbound.js";
+import type { PersonaProfile, PersonaProvider, PersonaTurn, PersonaTurnInput } from "./types.js";
+
+export const DONE_MARKER = "[DONE]";
+
+export interface OpenAIPersonaOptions {
+  baseURL: string;
+  apiKey: string;
+  model: string;
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+export function systemPrompt(persona: PersonaProfile): string {
+  const traits = Object.entries(persona.traits)
+    .map(([k, v]) => `- ${k.replace(/_/g, " ")}: ${v}`)
+    .join("\n");
+  return [
+    "You are role-playing a CUSTOMER talking to a support agent (the user). Stay in character; never act as the agent.",
+    "Write only your next message to the agent: one or a few short sentences, no stage directions, no quotes.",
+    `Who you are:\n${persona.prompt}`,
+    persona.description ? `Background: ${persona.description}` : "",
+    traits ? `Traits:\n${traits}` : "",
+    persona.goal
+      ? `Your goal: ${persona.goal}. When the agent has fully achieved it, thank them and end your message with ${DONE_MARKER}.`
+      : `When your problem is solved, thank the agent and end your message with ${DONE_MARKER}.`,
+  ]
+    .filter(Boolean)
+    .join("\n\n");
+}
+
+export function createOpenAIPersona(options: OpenAIPersonaOptions): PersonaProvider {
+  const client = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries,
+  });
+  return {
+    async next({ persona, transcript, turn }: PersonaTurnInput): Promise<PersonaTurn> {
+      if (turn < persona.script.length) return { content: persona.script[turn]!, goalReached: false };
+      const messages: OpenAI.ChatCompletionMessageParam[] = [
+        { role: "system", content: systemPrompt(persona) },
+      ];
+      for (const line of transcript) {
+        if (line.senderType === "persona") messages.push({ role: "assistant", content: line.content });
+        else if (line.senderType === "agent") messages.push({ role: "user", content: line.content });
+      }
+      if (messages.length === 1)
+        messages.push({ role: "user", content: "(The support chat has opened. Say why you are here.)" });
+      let completion: OpenAI.ChatCompletion;
+      try {
+        completion = await client.chat.completions.create({
+          model: persona.model ?? options.model,
+          messages,
+          ...(persona.temperature !== null ? { temperature: persona.temperature } : {}),
+          ...(persona.seed !== null ? { seed: persona.seed } : {}),
+        });
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        const reason = status
+          ? `LLM endpoint answered HTTP ${status}`
+          : `LLM endpoint unreachable: ${(error as Error).message}`;
+        throw new OutboundError(reason, status === undefined || status === 429 || status >= 500, status);
+      }
+      const raw = completion.choices[0]?.message?.content?.trim() ?? "";
+      const goalReached = raw.includes(DONE_MARKER);
+      const content = raw.replaceAll(DONE_MARKER, "").trim();
+      if (!content) throw new OutboundError("LLM endpoint returned an empty message", true);
+      return {
+        content,
+        goalReached,
+        usage: {
+          promptTokens: completion.usage?.prompt_tokens ?? 0,
+          completionTokens: completion.usage?.completion_tokens ?? 0,
+        },
+      };
+    },
+  };
+}

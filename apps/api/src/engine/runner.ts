@@ -1,0 +1,279 @@
+// The runner: claims due sessions in batches and plays one turn each. Timers live in the database
+// (sessions.next_turn_at), so thousands of waiting sessions cost nothing but a few queries per tick.
+import { hostname } from "node:os";
+import type { AgentType, MimicDb } from "@mimic/db";
+import type { FastifyBaseLogger } from "fastify";
+import type { AgentAdapter } from "./agents/types.js";
+import { WAKE_CHANNEL } from "./events.js";
+import { backoffMs, OutboundError, type OutboundPolicy, sleep } from "./outbound.js";
+import type { PersonaProvider } from "./persona/types.js";
+import {
+  activate,
+  claimDue,
+  completeDelivery,
+  finishSession,
+  loadTurnState,
+  messageCount,
+  releaseAll,
+  releaseLease,
+  renewLease,
+  type TurnState,
+  writePersonaMessage,
+  writeSystemNote,
+} from "./session-store.js";
+
+export interface RunnerOptions {
+  db: MimicDb;
+  adapters: Partial<Record<AgentType, AgentAdapter>>;
+  personas: { scripted: PersonaProvider; openai?: PersonaProvider | undefined };
+  policy: OutboundPolicy;
+  log: FastifyBaseLogger;
+  /** Turns played at once by this process. */
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  /** Delivery attempts per persona message before the session fails. */
+  maxAttempts: number;
+}
+
+export class Runner {
+  readonly owner = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  private running = false;
+  private inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private wakeRequested = false;
+  private unlisten: (() => Promise<void>) | undefined;
+  /** Turns played since start (benchmarks and /metrics read it). */
+  turnsPlayed = 0;
+  /** How late each turn started compared with its due time, in ms (a bounded sample for benchmarks). */
+  readonly lagSamples: number[] = [];
+
+  constructor(private readonly options: RunnerOptions) {}
+
+  get isRunning() {
+    return this.running;
+  }
+
+  async start() {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = await this.options.db.listen(WAKE_CHANNEL, () => this.wake());
+    this.schedule(0);
+  }
+
+  /** Stops claiming, waits for the turns in flight (up to `graceMs`), then hands back every lease. */
+  async stop(graceMs = 10_000) {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.unlisten?.();
+    await this.ticking;
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(graceMs)]);
+    await releaseAll(this.options.db.db, this.owner);
+    for (const adapter of Object.values(this.options.adapters)) await adapter?.shutdown?.();
+  }
+
+  /** Claim now instead of at the next poll (a session was created, a reply arrived). */
+  wake() {
+    if (!this.running) return;
+    if (this.ticking) {
+      this.wakeRequested = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().finally(() => {
+        this.ticking = undefined;
+        if (!this.running) return;
+        const again = this.wakeRequested;
+        this.wakeRequested = false;
+        this.schedule(again ? 0 : this.options.pollIntervalMs);
+      });
+    }, delayMs);
+  }
+
+  private async tick() {
+    const free = this.options.concurrency - this.inFlight.size;
+    if (free <= 0) return;
+    let claimed: Awaited<ReturnType<typeof claimDue>>;
+    try {
+      claimed = await claimDue(this.options.db.db, this.owner, free, this.options.leaseMs);
+    } catch (error) {
+      this.options.log.error({ err: error }, "claiming due sessions failed");
+      return;
+    }
+    const now = Date.now();
+    for (const session of claimed) {
+      if (session.nextTurnAt) {
+        if (this.lagSamples.length >= 100_000) this.lagSamples.shift();
+        this.lagSamples.push(Math.max(0, now - session.nextTurnAt.getTime()));
+      }
+      const turn = this.playTurn(session.id)
+        .catch((error) => this.options.log.error({ err: error, sessionId: session.id }, "turn failed"))
+        .finally(() => {
+          this.inFlight.delete(turn);
+          this.turnsPlayed++;
+          // A slot freed up: if work was waiting for it, take it now.
+          if (claimed.length >= free) this.wake();
+        });
+      this.inFlight.add(turn);
+    }
+  }
+
+  private async playTurn(sessionId: string) {
+    const { db, log } = this.options;
+    const state = await loadTurnState(db.db, sessionId, this.owner);
+    if (!state) return;
+    let { session } = state;
+    const adapter = this.options.adapters[state.agent.type];
+    if (!adapter) {
+      await finishSession(
+        db.db,
+        sessionId,
+        "failed",
+        `agent type ${state.agent.type} is not supported yet`,
+        this.owner,
+      );
+      return;
+    }
+    const base = {
+      sessionId,
+      agent: { id: state.agent.id, type: state.agent.type, config: state.agent.config },
+      persona: { id: state.persona.id, name: state.persona.name },
+      policy: this.options.policy,
+    };
+
+    if (session.status === "pending") {
+      session = (await activate(db.db, sessionId, this.owner)) ?? session;
+      if (adapter.open) {
+        try {
+          await adapter.open(base);
+        } catch (error) {
+          await this.fail(sessionId, error);
+          return;
+        }
+      }
+    }
+
+    const { config } = session;
+    const startedAt = session.startedAt ?? new Date();
+    if (Date.now() - startedAt.getTime() >= config.duration * 1000) {
+      await this.end(state, "completed", "duration limit reached");
+      return;
+    }
+    const counted = await messageCount(db.db, sessionId);
+    if (counted >= config.maxMessages) {
+      await this.end(state, "completed", "message limit reached");
+      return;
+    }
+
+    // A worker crashed after writing the persona message but before the agent confirmed it: send it again
+    // (the agent sees the same messageId) rather than writing a new one.
+    let message =
+      session.phase === "delivering"
+        ? [...state.transcript].reverse().find((m) => m.senderType === "persona")
+        : undefined;
+    let goalReached = false;
+
+    if (!message) {
+      const last = state.transcript.at(-1);
+      if (session.phase === "awaiting_reply" && session.turn > 0 && last?.senderType === "persona") {
+        await writeSystemNote(
+          db.db,
+          sessionId,
+          this.owner,
+          session.turn,
+          "no-reply",
+          `No reply from the agent within ${config.replyTimeout} s.`,
+        );
+      }
+      const provider =
+        state.persona.provider === "openai" ? this.options.personas.openai : this.options.personas.scripted;
+      if (!provider) {
+        await finishSession(
+          db.db,
+          sessionId,
+          "failed",
+          "the openai persona provider is not configured (set MIMIC_LLM_BASE_URL)",
+          this.owner,
+        );
+        return;
+      }
+      let next: Awaited<ReturnType<PersonaProvider["next"]>>;
+      try {
+        next = await provider.next({
+          sessionId,
+          persona: state.persona,
+          transcript: state.transcript.map((m) => ({ senderType: m.senderType, content: m.content })),
+          turn: session.turn,
+        });
+      } catch (error) {
+        await this.retryOrFail(session.id, session.failures, error, "persona provider failed");
+        return;
+      }
+      goalReached = next.goalReached;
+      message = await writePersonaMessage(db.db, sessionId, this.owner, next.content, next.usage);
+      if (!message) return;
+    }
+
+    let result: Awaited<ReturnType<AgentAdapter["deliver"]>> | undefined;
+    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
+      if (!(await renewLease(db.db, sessionId, this.owner, this.options.leaseMs))) return;
+      try {
+        result = await adapter.deliver({ ...base, message });
+        break;
+      } catch (error) {
+        const retryable = error instanceof OutboundError && error.retryable;
+        log.warn({ sessionId, attempt, err: (error as Error).message }, "delivery to the agent failed");
+        if (!retryable || attempt + 1 >= this.options.maxAttempts) {
+          await this.fail(sessionId, error);
+          return;
+        }
+        await sleep(backoffMs(attempt));
+      }
+    }
+    if (!result) return;
+    const outcome = await completeDelivery(
+      db.db,
+      sessionId,
+      this.owner,
+      message,
+      result.replies,
+      result.open,
+      goalReached,
+    );
+    if (outcome?.ended) await adapter.close?.(sessionId);
+  }
+
+  private async end(state: TurnState, status: "completed" | "failed", reason: string) {
+    await finishSession(this.options.db.db, state.session.id, status, reason, this.owner);
+    await this.options.adapters[state.agent.type]?.close?.(state.session.id);
+  }
+
+  private async fail(sessionId: string, error: unknown) {
+    const reason = `agent unreachable: ${(error as Error).message}`;
+    await finishSession(this.options.db.db, sessionId, "failed", reason, this.owner);
+    for (const adapter of Object.values(this.options.adapters)) await adapter?.close?.(sessionId);
+  }
+
+  /** Persona-provider trouble: retry the turn later with backoff, fail the session after maxAttempts. */
+  private async retryOrFail(sessionId: string, failures: number, error: unknown, what: string) {
+    const retryable = error instanceof OutboundError ? error.retryable : false;
+    if (!retryable || failures + 1 >= this.options.maxAttempts) {
+      await finishSession(
+        this.options.db.db,
+        sessionId,
+        "failed",
+        `${what}: ${(error as Error).message}`,
+        this.owner,
+      );
+      return;
+    }
+    await releaseLease(this.options.db.db, sessionId, this.owner, backoffMs(failures), failures + 1);
+  }
+}

@@ -1,0 +1,424 @@
+// Every state change of a running session, each in one transaction with the events it causes.
+// Writes by the engine are guarded by `status in (pending, active)` and the worker's lease, so a session that
+// was stopped, or taken over after a crash, is never written by a worker that lost it.
+import {
+  agents,
+  type Database,
+  type Executor,
+  type Message,
+  messages,
+  personas,
+  type Session,
+  sessions,
+} from "@mimic/db";
+import { and, asc, count, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { notify, toMessageData, wake } from "./events.js";
+import { stableId } from "./ids.js";
+
+const RUNNING = ["pending", "active"] as const;
+const COUNTED = ["persona", "agent"] as const;
+
+export async function messageCount(tx: Executor, sessionId: string): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(messages)
+    .where(and(eq(messages.sessionId, sessionId), inArray(messages.senderType, [...COUNTED])));
+  return Number(row?.n ?? 0);
+}
+
+async function lastMessageAt(tx: Executor, sessionId: string): Promise<string | null> {
+  const [row] = await tx
+    .select({ at: sql<Date | string | null>`max(${messages.timestamp})` })
+    .from(messages)
+    .where(eq(messages.sessionId, sessionId));
+  return row?.at ? new Date(row.at).toISOString() : null;
+}
+
+/** The seed's session_update data: status, message count, time of the last message. */
+export async function sessionUpdateData(tx: Executor, session: Pick<Session, "id" | "status">) {
+  return {
+    status: session.status,
+    messageCount: await messageCount(tx, session.id),
+    lastMessage: await lastMessageAt(tx, session.id),
+  };
+}
+
+export async function notifyUpdate(tx: Executor, session: Pick<Session, "id" | "userId" | "status">) {
+  await notify(tx, session.userId, {
+    type: "session_update",
+    sessionId: session.id,
+    data: await sessionUpdateData(tx, session),
+  });
+}
+
+/** Claims up to `limit` due sessions for `owner`: FOR UPDATE SKIP LOCKED, so workers never share one. */
+export async function claimDue(
+  db: Database,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+): Promise<Session[]> {
+  if (limit <= 0) return [];
+  const due = db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(
+      and(
+        inArray(sessions.status, [...RUNNING]),
+        lte(sessions.nextTurnAt, sql`now()`),
+        or(isNull(sessions.leaseExpiresAt), lte(sessions.leaseExpiresAt, sql`now()`)),
+      ),
+    )
+    .orderBy(asc(sessions.nextTurnAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  return db
+    .update(sessions)
+    .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where(inArray(sessions.id, due))
+    .returning();
+}
+
+export async function renewLease(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  leaseMs: number,
+): Promise<boolean> {
+  const rows = await db
+    .update(sessions)
+    .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where(
+      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
+    )
+    .returning({ id: sessions.id });
+  return rows.length > 0;
+}
+
+/** Gives back every lease this worker holds (graceful shutdown): another worker picks the sessions up at once. */
+export async function releaseAll(db: Database, owner: string) {
+  await db
+    .update(sessions)
+    .set({ leaseOwner: null, leaseExpiresAt: null })
+    .where(eq(sessions.leaseOwner, owner));
+}
+
+export interface TurnState {
+  session: Session;
+  persona: typeof personas.$inferSelect;
+  agent: typeof agents.$inferSelect;
+  transcript: Message[];
+}
+
+export async function loadTurnState(
+  db: Database,
+  sessionId: string,
+  owner: string,
+): Promise<TurnState | undefined> {
+  const [row] = await db
+    .select({ session: sessions, persona: personas, agent: agents })
+    .from(sessions)
+    .innerJoin(personas, eq(personas.id, sessions.personaId))
+    .innerJoin(agents, eq(agents.id, sessions.agentId))
+    .where(
+      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
+    );
+  if (!row) return undefined;
+  const transcript = await db
+    .select()
+    .from(messages)
+    .where(eq(messages.sessionId, sessionId))
+    .orderBy(asc(messages.timestamp), asc(messages.seq));
+  return { ...row, transcript };
+}
+
+/** Locks the session row if this worker still holds it and it is still running. */
+async function lockOwned(tx: Executor, sessionId: string, owner: string) {
+  const [row] = await tx
+    .select()
+    .from(sessions)
+    .where(
+      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
+    )
+    .for("update");
+  return row;
+}
+
+export async function activate(db: Database, sessionId: string, owner: string): Promise<Session | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(sessions)
+      .set({ status: "active", startedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), eq(sessions.status, "pending")))
+      .returning();
+    if (row) await notifyUpdate(tx, row);
+    return row;
+  });
+}
+
+async function insertMessage(
+  tx: Executor,
+  session: Pick<Session, "id" | "userId">,
+  values: {
+    id: string;
+    senderType: "persona" | "agent" | "system";
+    content: string;
+    turn: number | null;
+    latencyMs?: number | null;
+  },
+): Promise<Message | undefined> {
+  const [row] = await tx
+    .insert(messages)
+    .values({ ...values, sessionId: session.id })
+    .onConflictDoNothing({ target: messages.id })
+    .returning();
+  if (row)
+    await notify(tx, session.userId, {
+      type: "new_message",
+      sessionId: session.id,
+      data: toMessageData(row),
+    });
+  return row;
+}
+
+/** A system note in the transcript (no reply within the timeout …), written once per turn. */
+export async function writeSystemNote(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  turn: number,
+  key: string,
+  content: string,
+) {
+  await db.transaction(async (tx) => {
+    const session = await lockOwned(tx, sessionId, owner);
+    if (!session) return;
+    await insertMessage(tx, session, {
+      id: stableId(sessionId, key, turn),
+      senderType: "system",
+      content,
+      turn,
+    });
+  });
+}
+
+/**
+ * Records the persona's next message and moves the session to `delivering`. The id is derived from the
+ * session and turn: a turn replayed after a crash inserts nothing new.
+ */
+export async function writePersonaMessage(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  content: string,
+  usage: { promptTokens: number; completionTokens: number } | undefined,
+): Promise<Message | undefined> {
+  return db.transaction(async (tx) => {
+    const session = await lockOwned(tx, sessionId, owner);
+    if (!session) return undefined;
+    const message = await insertMessage(tx, session, {
+      id: stableId(sessionId, "persona", session.turn),
+      senderType: "persona",
+      content,
+      turn: session.turn,
+    });
+    const [updated] = await tx
+      .update(sessions)
+      .set({
+        turn: session.turn + 1,
+        phase: "delivering",
+        awaitingSince: message?.timestamp ?? sql`now()`,
+        promptTokens: session.promptTokens + (usage?.promptTokens ?? 0),
+        completionTokens: session.completionTokens + (usage?.completionTokens ?? 0),
+        updatedAt: sql`now()`,
+      })
+      .where(eq(sessions.id, sessionId))
+      .returning();
+    await notifyUpdate(tx, updated!);
+    return (
+      message ??
+      (
+        await tx
+          .select()
+          .from(messages)
+          .where(eq(messages.id, stableId(sessionId, "persona", session.turn)))
+      )[0]
+    );
+  });
+}
+
+/** The next turn is due after `seconds`, but never after the session's end of duration. */
+const dueIn = (seconds: number) =>
+  sql`least(now() + ${`${Math.round(seconds * 1000)} milliseconds`}::interval, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
+
+/**
+ * The persona message reached the agent. Synchronous replies are recorded now; if more may come (`open`),
+ * the session waits for them until the reply timeout.
+ */
+export async function completeDelivery(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  delivered: Message,
+  replies: string[],
+  open: boolean,
+  /** The persona reached its goal with this message: end the session in the same transaction. */
+  goalReached = false,
+): Promise<{ session: Session; ended: boolean } | undefined> {
+  return db.transaction(async (tx) => {
+    const session = await lockOwned(tx, sessionId, owner);
+    if (!session) return undefined;
+    const turn = delivered.turn ?? session.turn - 1;
+    const latencyMs = Math.max(0, Date.now() - delivered.timestamp.getTime());
+    for (const [i, content] of replies.entries()) {
+      await insertMessage(tx, session, {
+        id: stableId(sessionId, "agent", turn, i),
+        senderType: "agent",
+        content,
+        turn,
+        latencyMs,
+      });
+    }
+    const waiting = open && replies.length === 0;
+    const [updated] = await tx
+      .update(sessions)
+      .set({
+        phase: waiting ? "awaiting_reply" : "idle",
+        failures: 0,
+        nextTurnAt: waiting ? dueIn(session.config.replyTimeout) : dueIn(session.config.messageInterval),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(sessions.id, sessionId))
+      .returning();
+    if (goalReached) {
+      return { session: (await endIn(tx, sessionId, "completed", "goal reached"))!, ended: true };
+    }
+    if ((await messageCount(tx, sessionId)) >= session.config.maxMessages) {
+      return { session: (await endIn(tx, sessionId, "completed", "message limit reached"))!, ended: true };
+    }
+    if (replies.length) await notifyUpdate(tx, updated!);
+    return { session: updated!, ended: false };
+  });
+}
+
+/** Hands the session back without changing its state, due again after `delayMs`. */
+export async function releaseLease(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  delayMs: number,
+  failures?: number,
+) {
+  await db
+    .update(sessions)
+    .set({
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      nextTurnAt: sql`now() + ${`${delayMs} milliseconds`}::interval`,
+      ...(failures !== undefined ? { failures } : {}),
+    })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner)));
+}
+
+export class SessionNotRunningError extends Error {}
+
+/**
+ * A message from the agent that arrived outside a delivery: an asynchronous webhook reply through the API or a
+ * WebSocket frame. While the session waits for replies, the first one schedules the persona's next message.
+ */
+export async function recordAgentMessage(
+  db: Database,
+  sessionId: string,
+  content: string,
+  clientId?: string,
+): Promise<{ message: Message; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const [session] = await tx.select().from(sessions).where(eq(sessions.id, sessionId)).for("update");
+    if (!session || !RUNNING.includes(session.status as (typeof RUNNING)[number])) {
+      throw new SessionNotRunningError("the session is not running");
+    }
+    const id = clientId ?? crypto.randomUUID();
+    const waitingFor = session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
+    const latencyMs = waitingFor ? Math.max(0, Date.now() - waitingFor.getTime()) : null;
+    const message = await insertMessage(tx, session, {
+      id,
+      senderType: "agent",
+      content,
+      turn: session.turn > 0 ? session.turn - 1 : null,
+      latencyMs,
+    });
+    if (!message) {
+      const [existing] = await tx.select().from(messages).where(eq(messages.id, id));
+      return { message: existing!, created: false };
+    }
+    if (session.phase === "awaiting_reply") {
+      const [updated] = await tx
+        .update(sessions)
+        .set({ phase: "idle", nextTurnAt: dueIn(session.config.messageInterval), updatedAt: sql`now()` })
+        .where(eq(sessions.id, sessionId))
+        .returning();
+      await notifyUpdate(tx, updated!);
+      await wake(tx);
+    } else {
+      await notifyUpdate(tx, session);
+    }
+    return { message, created: true };
+  });
+}
+
+export type EndStatus = "completed" | "failed" | "stopped";
+
+/** Ends a running session inside `tx` and announces it. Returns undefined when it was not running (or not ours). */
+async function endIn(tx: Executor, sessionId: string, status: EndStatus, reason: string, owner?: string) {
+  const [row] = await tx
+    .update(sessions)
+    .set({
+      status,
+      reason,
+      endedAt: sql`now()`,
+      updatedAt: sql`now()`,
+      nextTurnAt: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      phase: "idle",
+    })
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        inArray(sessions.status, [...RUNNING]),
+        owner ? eq(sessions.leaseOwner, owner) : undefined,
+      ),
+    )
+    .returning();
+  if (!row) return undefined;
+  const total = await messageCount(tx, sessionId);
+  const started = row.startedAt ?? row.createdAt;
+  await notifyUpdate(tx, row);
+  await notify(tx, row.userId, {
+    type: "session_end",
+    sessionId,
+    data: {
+      reason,
+      status,
+      duration: Math.round(((row.endedAt ?? new Date()).getTime() - started.getTime()) / 1000),
+      messageCount: total,
+    },
+  });
+  return row;
+}
+
+/**
+ * Ends a running session with its reason. `owner` limits the change to the worker holding the lease; without
+ * it (a user stopping the session, an agent being deleted) any running session ends.
+ */
+export function finishSession(
+  db: Database,
+  sessionId: string,
+  status: EndStatus,
+  reason: string,
+  owner?: string,
+) {
+  return db.transaction((tx) => endIn(tx, sessionId, status, reason, owner));
+}

@@ -1,0 +1,269 @@
+import { timingSafeEqual } from "node:crypto";
+import {
+  agents,
+  type Database,
+  type Message,
+  messages,
+  personas,
+  type Session,
+  type SessionConfig,
+  sessions,
+} from "@mimic/db";
+import type { Static } from "@sinclair/typebox";
+import { and, asc, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { notify, toMessageData, wake } from "../../engine/events.js";
+import { RUNNABLE_AGENT_TYPES } from "../../engine/index.js";
+import {
+  finishSession,
+  notifyUpdate,
+  recordAgentMessage,
+  SessionNotRunningError,
+} from "../../engine/session-store.js";
+import { AppError, notFound, validationError } from "../../errors.js";
+import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
+import { UUID_RE } from "../../lib/schemas.js";
+import type { CreateMessageBody, CreateSessionBody } from "./schemas.js";
+
+export const DEFAULT_SESSION_CONFIG: SessionConfig = {
+  duration: 300,
+  maxMessages: 50,
+  messageInterval: 5,
+  replyTimeout: 30,
+};
+const MAX_METADATA_BYTES = 16 * 1024;
+/** Keys the API computes into `metadata` (the seed's startTime and messageCount). */
+const COMPUTED_METADATA = ["startTime", "messageCount"];
+const EMBEDDED_MESSAGES = 1000;
+
+export function checkMetadata(metadata: Record<string, unknown> | undefined) {
+  if (!metadata) return;
+  if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
+    throw validationError("metadata", `must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+  }
+  for (const key of COMPUTED_METADATA) {
+    if (key in metadata) throw validationError(`metadata.${key}`, "is computed by Mimic and cannot be set");
+  }
+}
+
+function present(row: Session, messageCount: number) {
+  return {
+    id: row.id,
+    agentId: row.agentId,
+    personaId: row.personaId,
+    status: row.status,
+    config: row.config,
+    metadata: { ...row.metadata, startTime: (row.startedAt ?? row.createdAt).toISOString(), messageCount },
+    reason: row.reason,
+    usage: { promptTokens: row.promptTokens, completionTokens: row.completionTokens },
+    startedAt: row.startedAt,
+    endedAt: row.endedAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const presentMessage = (m: Message) => ({ ...toMessageData(m), sessionId: m.sessionId });
+
+async function counts(db: Database, ids: string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ sessionId: messages.sessionId, n: count() })
+    .from(messages)
+    .where(and(inArray(messages.sessionId, ids), inArray(messages.senderType, ["persona", "agent"])))
+    .groupBy(messages.sessionId);
+  return new Map(rows.map((r) => [r.sessionId, Number(r.n)]));
+}
+
+export async function findOwnedSession(db: Database, userId: string, id: string): Promise<Session> {
+  if (!UUID_RE.test(id)) throw notFound("Session");
+  const [row] = await db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.id, id), eq(sessions.userId, userId)));
+  if (!row) throw notFound("Session");
+  return row;
+}
+
+export async function createSession(db: Database, userId: string, input: Static<typeof CreateSessionBody>) {
+  checkMetadata(input.metadata);
+  const [persona] = UUID_RE.test(input.personaId)
+    ? await db
+        .select()
+        .from(personas)
+        .where(and(eq(personas.id, input.personaId), eq(personas.userId, userId), isNull(personas.deletedAt)))
+    : [];
+  if (!persona)
+    throw new AppError("RESOURCE_NOT_FOUND", "Persona not found", [
+      { field: "personaId", message: "no such persona" },
+    ]);
+  const [agent] = UUID_RE.test(input.agentId)
+    ? await db
+        .select()
+        .from(agents)
+        .where(and(eq(agents.id, input.agentId), eq(agents.userId, userId), isNull(agents.deletedAt)))
+    : [];
+  if (!agent)
+    throw new AppError("RESOURCE_NOT_FOUND", "Agent not found", [
+      { field: "agentId", message: "no such agent" },
+    ]);
+  if (agent.status !== "active")
+    throw new AppError("CONFLICT", "The agent is inactive; activate it to start sessions");
+  if (!(RUNNABLE_AGENT_TYPES as readonly string[]).includes(agent.type)) {
+    throw validationError(
+      "agentId",
+      `${agent.type} agents cannot run sessions yet (supported: ${RUNNABLE_AGENT_TYPES.join(", ")})`,
+    );
+  }
+  const fromPersona = persona.config;
+  const config: SessionConfig = {
+    duration: input.config?.duration ?? fromPersona.sessionDuration ?? DEFAULT_SESSION_CONFIG.duration,
+    maxMessages: input.config?.maxMessages ?? fromPersona.maxMessages ?? DEFAULT_SESSION_CONFIG.maxMessages,
+    messageInterval:
+      input.config?.messageInterval ?? fromPersona.messageInterval ?? DEFAULT_SESSION_CONFIG.messageInterval,
+    replyTimeout:
+      input.config?.replyTimeout ?? fromPersona.replyTimeout ?? DEFAULT_SESSION_CONFIG.replyTimeout,
+  };
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(sessions)
+      .values({
+        userId,
+        agentId: agent.id,
+        personaId: persona.id,
+        config,
+        metadata: input.metadata ?? {},
+        nextTurnAt: sql`now()`,
+      })
+      .returning();
+    await notifyUpdate(tx, row!);
+    await wake(tx);
+    return present(row!, 0);
+  });
+}
+
+export async function getSession(db: Database, userId: string, id: string) {
+  const row = await findOwnedSession(db, userId, id);
+  const transcript = await db
+    .select()
+    .from(messages)
+    .where(eq(messages.sessionId, id))
+    .orderBy(asc(messages.timestamp), asc(messages.seq))
+    .limit(EMBEDDED_MESSAGES);
+  const total = (await counts(db, [id])).get(id) ?? 0;
+  return { ...present(row, total), messages: transcript.map(presentMessage) };
+}
+
+export async function listSessions(
+  db: Database,
+  userId: string,
+  query: Page & {
+    status?: Session["status"] | undefined;
+    agentId?: string | undefined;
+    personaId?: string | undefined;
+  },
+) {
+  for (const key of ["agentId", "personaId"] as const) {
+    const value = query[key];
+    // An id that cannot exist matches nothing, like any other unknown id.
+    if (value !== undefined && !UUID_RE.test(value)) return paginated([], 0, query);
+  }
+  const where = and(
+    eq(sessions.userId, userId),
+    query.status ? eq(sessions.status, query.status) : undefined,
+    query.agentId ? eq(sessions.agentId, query.agentId) : undefined,
+    query.personaId ? eq(sessions.personaId, query.personaId) : undefined,
+  );
+  const [rows, total] = await Promise.all([
+    db
+      .select()
+      .from(sessions)
+      .where(where)
+      .orderBy(desc(sessions.createdAt), desc(sessions.id))
+      .limit(query.limit)
+      .offset(offsetOf(query)),
+    db.$count(sessions, where),
+  ]);
+  const byId = await counts(
+    db,
+    rows.map((r) => r.id),
+  );
+  return paginated(
+    rows.map((r) => present(r, byId.get(r.id) ?? 0)),
+    total,
+    query,
+  );
+}
+
+/** Stops a running session and keeps its transcript. A finished session is returned unchanged. */
+export async function stopSession(db: Database, userId: string, id: string) {
+  const row = await findOwnedSession(db, userId, id);
+  const stopped = await finishSession(db, row.id, "stopped", "stopped by user");
+  const current = stopped ?? (await findOwnedSession(db, userId, id));
+  return { id: current.id, status: current.status, reason: current.reason, updatedAt: current.updatedAt };
+}
+
+function safeEqual(a: string, b: string) {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+/** The session, if `token` is the api_key of the session's agent (how a bot posts asynchronous replies). */
+export async function sessionForAgentKey(
+  db: Database,
+  sessionId: string,
+  token: string,
+): Promise<Session | undefined> {
+  if (!UUID_RE.test(sessionId)) return undefined;
+  const [row] = await db
+    .select({ session: sessions, config: agents.config })
+    .from(sessions)
+    .innerJoin(agents, eq(agents.id, sessions.agentId))
+    .where(eq(sessions.id, sessionId));
+  const key = row?.config.api_key;
+  return row && typeof key === "string" && safeEqual(key, token) ? row.session : undefined;
+}
+
+/**
+ * Appends a message. Agent messages to a running session go through the engine (they may schedule the
+ * persona's next message); the rest are stored as given. The same client id twice stores one message.
+ */
+export async function addMessage(db: Database, session: Session, input: Static<typeof CreateMessageBody>) {
+  const running = session.status === "pending" || session.status === "active";
+  if (input.senderType === "agent" && running) {
+    try {
+      const { message, created } = await recordAgentMessage(db, session.id, input.content, input.id);
+      return { message: checkSameSession(message, session.id), created };
+    } catch (error) {
+      if (!(error instanceof SessionNotRunningError)) throw error;
+    }
+  }
+  return db.transaction(async (tx) => {
+    const id = input.id ?? crypto.randomUUID();
+    const [row] = await tx
+      .insert(messages)
+      .values({ id, sessionId: session.id, senderType: input.senderType, content: input.content })
+      .onConflictDoNothing({ target: messages.id })
+      .returning();
+    if (!row) {
+      const [existing] = await tx.select().from(messages).where(eq(messages.id, id));
+      return { message: checkSameSession(existing!, session.id), created: false };
+    }
+    await notify(tx, session.userId, {
+      type: "new_message",
+      sessionId: session.id,
+      data: toMessageData(row),
+    });
+    await notifyUpdate(tx, session);
+    return { message: row, created: true };
+  });
+}
+
+function checkSameSession(message: Message, sessionId: string): Message {
+  // A client id already used in another session is a conflict, never a way to read that message.
+  if (message.sessionId !== sessionId)
+    throw new AppError("CONFLICT", "A message with this id already exists");
+  return message;
+}
+
+export { presentMessage };
