@@ -55,7 +55,7 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
 export function assertTarget(url: URL, schemes: string[], allowPrivate: boolean) {
   if (!schemes.includes(url.protocol))
     throw new OutboundError(`scheme ${url.protocol} is not allowed`, false);
-  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const host = url.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "");
   if (
     !allowPrivate &&
     (isIP(host) ? isPrivateAddress(host) : host === "localhost" || host.endsWith(".localhost"))

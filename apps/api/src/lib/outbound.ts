@@ -51,7 +51,8 @@ export function isPrivateUrlHost(url: string): boolean {
   } catch {
     return false;
   }
-  const bare = hostname.replace(/^\[|\]$/g, "");
+  // `[::1]` → `::1`; `localhost.` (a fully qualified name) → `localhost`.
+  const bare = hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "");
   if (bare === "localhost" || bare.endsWith(".localhost")) return true;
   return isPrivateAddress(bare);
 }
