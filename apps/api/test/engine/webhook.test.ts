@@ -117,7 +117,8 @@ describe("a session against a webhook bot", () => {
     expect(done).toMatchObject({ status: "completed", reason: "duration limit reached" });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(1400);
-    expect(elapsed).toBeLessThan(5000);
+    // Ends on time: within a few polls of the limit (generous for loaded CI machines).
+    expect(elapsed).toBeLessThan(8000);
     expect(done.messages.length).toBeGreaterThanOrEqual(4);
   });
 
