@@ -43,6 +43,8 @@ describe("a session against a WebSocket bot", () => {
     expect(bot.received.every((r) => r.sessionId === created.id)).toBe(true);
     expect(bot.authorization[0]).toBe("Bearer ws-bot-key-123456");
     expect(bot.connections).toBe(1);
+    // Closed at the end of the session.
+    await expect.poll(() => bot.open()).toBe(0);
   });
 
   it("records several frames per persona message", async () => {
@@ -65,6 +67,29 @@ describe("a session against a WebSocket bot", () => {
       "agent",
     ]);
     expect(done.messages[2]!.content).toBe("Anything else?");
+  });
+
+  it("redials a bot that drops the connection within a session", async () => {
+    const bot = await startWsBot({ hangUpAfterReply: true });
+    bots.push(bot);
+    const persona = await createPersona(ctx.app, user, { goal: null });
+    const agent = await createAgent(ctx.app, user, { url: bot.url }, "websocket");
+    const created = await startSession(ctx.app, user, {
+      agentId: agent.id,
+      personaId: persona.id,
+      config: { maxMessages: 6, messageInterval: 0.1, replyTimeout: 2 },
+    });
+    const done = await waitForEnd(ctx.app, user, created.id);
+    expect(done).toMatchObject({ status: "completed", reason: "message limit reached" });
+    expect(done.messages.map((m) => m.senderType)).toEqual([
+      "persona",
+      "agent",
+      "persona",
+      "agent",
+      "persona",
+      "agent",
+    ]);
+    expect(bot.connections).toBe(3);
   });
 
   it("fails the session when the bot refuses the connection", async () => {

@@ -73,13 +73,15 @@ export interface WsBot {
   url: string;
   received: { sessionId: string; messageId: string; content: string }[];
   connections: number;
+  /** Connections currently open. */
+  open: () => number;
   authorization: (string | undefined)[];
   close(): Promise<void>;
 }
 
 /** A WebSocket bot: greets on connect (if `greeting`), answers every message frame. */
 export async function startWsBot(
-  options: { greeting?: string; reply?: (content: string) => string[] } = {},
+  options: { greeting?: string; reply?: (content: string) => string[]; hangUpAfterReply?: boolean } = {},
 ): Promise<WsBot> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
@@ -87,6 +89,7 @@ export async function startWsBot(
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/chat`,
     received: [],
     connections: 0,
+    open: () => wss.clients.size,
     authorization: [],
     close: () =>
       new Promise((resolve) => {
@@ -104,6 +107,7 @@ export async function startWsBot(
       for (const text of options.reply?.(frame.content) ?? [`Echo: ${frame.content}`]) {
         socket.send(JSON.stringify({ type: "message", content: text }));
       }
+      if (options.hangUpAfterReply) socket.close(1011, "bot restarting");
     });
   });
   return bot;
