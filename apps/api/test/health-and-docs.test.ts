@@ -20,7 +20,33 @@ describe("health", () => {
   it("reports readiness: database reachable and migrations current", async () => {
     const res = await ctx.app.inject({ method: "GET", url: "/health/ready" });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: "ready", checks: { database: "ok", migrations: "ok" } });
+    expect(res.json()).toEqual({
+      status: "ready",
+      checks: { database: "ok", migrations: "ok", engine: "disabled" },
+    });
+  });
+});
+
+describe("readiness with the engine", () => {
+  it("reports the engine, and fails once the engine has stopped", async () => {
+    const withEngine = await createTestApp({}, { engine: true });
+    try {
+      const ok = await withEngine.app.inject({ method: "GET", url: "/health/ready" });
+      expect(ok.json()).toEqual({
+        status: "ready",
+        checks: { database: "ok", migrations: "ok", engine: "ok" },
+      });
+      await withEngine.app.runner?.stop();
+      const stopped = await withEngine.app.inject({ method: "GET", url: "/health/ready" });
+      expect(stopped.statusCode).toBe(503);
+      expect(stopped.json()).toMatchObject({
+        status: "not_ready",
+        checks: { engine: "failing" },
+        details: ["engine not running"],
+      });
+    } finally {
+      await withEngine.close();
+    }
   });
 });
 

@@ -349,7 +349,7 @@ export class HealthResource {
   }
 
   /**
-   * Readiness: the database answers and its migrations are current
+   * Readiness: the database answers, its migrations are current, and the engine runs (if enabled here)
    *
    * `GET /health/ready` (operation `getReadiness`)
    */

@@ -242,7 +242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and its migrations are current */
+        /** Readiness: the database answers, its migrations are current, and the engine runs (if enabled here) */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -503,6 +503,8 @@ export interface components {
         Readiness: {
             checks: {
                 database: "ok" | "failing";
+                /** @description `disabled` when MIMIC_ROLE=api */
+                engine: ("ok" | "failing") | "disabled";
                 migrations: "ok" | "failing";
             };
             details?: string[];

@@ -13,7 +13,13 @@ export const HealthSchema = Type.Object(
 export const ReadinessSchema = Type.Object(
   {
     status: Type.Union([Type.Literal("ready"), Type.Literal("not_ready")]),
-    checks: Type.Object({ database: Check, migrations: Check }),
+    checks: Type.Object({
+      database: Check,
+      migrations: Check,
+      engine: Type.Union([Check, Type.Literal("disabled")], {
+        description: "`disabled` when MIMIC_ROLE=api",
+      }),
+    }),
     details: Type.Optional(Type.Array(Type.String())),
   },
   { $id: "Readiness" },
@@ -47,12 +53,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
       schema: {
         operationId: "getReadiness",
         tags: ["health"],
-        summary: "Readiness: the database answers and its migrations are current",
+        summary:
+          "Readiness: the database answers, its migrations are current, and the engine runs (if enabled here)",
         response: { 200: Type.Ref(ReadinessSchema), 503: Type.Ref(ReadinessSchema) },
       },
     },
     async (_request, reply) => {
-      const checks = { database: "failing" as "ok" | "failing", migrations: "failing" as "ok" | "failing" };
+      const checks = {
+        database: "failing" as "ok" | "failing",
+        migrations: "failing" as "ok" | "failing",
+        engine: (app.runner ? (app.runner.isRunning ? "ok" : "failing") : "disabled") as
+          | "ok"
+          | "failing"
+          | "disabled",
+      };
       const details: string[] = [];
       try {
         await db.db.execute(sql`select 1`);
@@ -63,7 +77,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
       } catch {
         details.push("database unreachable");
       }
-      const ready = checks.database === "ok" && checks.migrations === "ok";
+      if (checks.engine === "failing") details.push("engine not running");
+      const ready = checks.database === "ok" && checks.migrations === "ok" && checks.engine !== "failing";
       return reply
         .status(ready ? 200 : 503)
         .send({ status: ready ? "ready" : "not_ready", checks, ...(details.length ? { details } : {}) });
