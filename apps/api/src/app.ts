@@ -13,6 +13,8 @@ import { bodyAjv, paramsAjv } from "./lib/ajv.js";
 import { errorResponse, sharedSchemas } from "./lib/schemas.js";
 import { agentRoutes } from "./modules/agents/routes.js";
 import { agentSchemas } from "./modules/agents/schemas.js";
+import { analyticsRoutes } from "./modules/analytics/routes.js";
+import { analyticsSchemas } from "./modules/analytics/schemas.js";
 import { apiKeyRoutes } from "./modules/api-keys/routes.js";
 import { apiKeySchemas } from "./modules/api-keys/schemas.js";
 import { authRoutes } from "./modules/auth/routes.js";
@@ -21,7 +23,8 @@ import { healthRoutes, healthSchemas } from "./modules/health/routes.js";
 import { liveRoutes } from "./modules/live/routes.js";
 import { personaRoutes } from "./modules/personas/routes.js";
 import { personaSchemas } from "./modules/personas/schemas.js";
-import { sessionRoutes } from "./modules/sessions/routes.js";
+import { searchRoutes } from "./modules/search/routes.js";
+import { sessionGroupRoutes, sessionRoutes } from "./modules/sessions/routes.js";
 import { liveEventSchemas, sessionSchemas } from "./modules/sessions/schemas.js";
 import authPlugin from "./plugins/auth.js";
 import errorsPlugin, { sendError } from "./plugins/errors.js";
@@ -112,6 +115,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...agentSchemas,
     ...sessionSchemas,
     ...liveEventSchemas,
+    ...analyticsSchemas,
     ...healthSchemas,
   ];
 
@@ -177,6 +181,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(personaRoutes, { prefix: "/personas", db });
       await api.register(agentRoutes, { prefix: "/agents", db, config });
       await api.register(sessionRoutes, { prefix: "/sessions", db });
+      await api.register(sessionGroupRoutes, { prefix: "/session-groups", db });
+      await api.register(searchRoutes, { prefix: "/search", db });
+      await api.register(analyticsRoutes, { prefix: "/analytics", db });
       await api.register(liveRoutes, { db, hub, maxConnectionsPerUser: config.wsMaxConnections });
     },
     { prefix: "/api" },

@@ -106,6 +106,11 @@ function createPostgresDb(url: string, options: CreateDbOptions): MimicDb {
   };
 }
 
+/** Rows of a `db.execute()` result, whichever driver produced it (PGlite: `{rows}`, postgres.js: an array). */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
+}
+
 interface Journal {
   entries: { tag: string; when: number }[];
 }

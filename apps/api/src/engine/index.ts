@@ -6,10 +6,10 @@ import type { AgentAdapter } from "./agents/types.js";
 import { webhookAdapter } from "./agents/webhook.js";
 import { createWebsocketAdapter } from "./agents/websocket.js";
 import type { OutboundPolicy } from "./outbound.js";
-import { createOpenAIPersona } from "./persona/openai.js";
+import { createOpenAIJudge, createOpenAIPersona } from "./persona/openai.js";
 import { scriptedPersona } from "./persona/scripted.js";
 import { Runner } from "./runner.js";
-import { recordAgentMessage, SessionNotRunningError } from "./session-store.js";
+import { appendMessages, SessionNotRunningError } from "./session-store.js";
 
 /** Largest agent response Mimic reads (replies are untrusted input). */
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -27,7 +27,7 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
   const websocket = createWebsocketAdapter(
     async (sessionId, content) => {
       try {
-        await recordAgentMessage(db.db, sessionId, content);
+        await appendMessages(db.db, sessionId, [{ senderType: "agent", content }], { requireRunning: true });
       } catch (error) {
         // Frames after the session ended are dropped.
         if (!(error instanceof SessionNotRunningError)) throw error;
@@ -36,19 +36,22 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
     (msg) => log.warn(msg),
   );
   const adapters: Partial<Record<string, AgentAdapter>> = { webhook: webhookAdapter, websocket };
-  const openai = config.llm.baseUrl
-    ? createOpenAIPersona({
+  const llm = config.llm.baseUrl
+    ? {
         baseURL: config.llm.baseUrl,
         apiKey: config.llm.apiKey,
         model: config.llm.model,
         timeoutMs: config.llm.timeoutMs,
         maxRetries: 1,
-      })
+      }
     : undefined;
+  const openai = llm ? createOpenAIPersona(llm) : undefined;
+  const judge = llm ? createOpenAIJudge(llm) : undefined;
   return new Runner({
     db,
     adapters,
     personas: { scripted: scriptedPersona, openai },
+    judge,
     policy: outboundPolicy(config),
     log,
     concurrency: config.engine.concurrency,

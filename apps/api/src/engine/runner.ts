@@ -1,7 +1,7 @@
 // The runner: claims due sessions in batches and plays one turn each. Timers live in the database
 // (sessions.next_turn_at), so thousands of waiting sessions cost nothing but a few queries per tick.
 import { hostname } from "node:os";
-import type { AgentType, MimicDb } from "@mimic/db";
+import type { AgentType, MimicDb, Session } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
 import type { AgentAdapter } from "./agents/types.js";
 import { WAKE_CHANNEL } from "./events.js";
@@ -11,6 +11,7 @@ import {
   activate,
   claimDue,
   completeDelivery,
+  completeVerdict,
   finishSession,
   loadTurnState,
   messageCount,
@@ -21,11 +22,14 @@ import {
   writePersonaMessage,
   writeSystemNote,
 } from "./session-store.js";
+import { computeVerdict, type Judge } from "./verdict.js";
 
 export interface RunnerOptions {
   db: MimicDb;
   adapters: Partial<Record<AgentType, AgentAdapter>>;
   personas: { scripted: PersonaProvider; openai?: PersonaProvider | undefined };
+  /** The LLM judge of `llm_judge` checks; those checks are skipped without one. */
+  judge?: Judge | undefined;
   policy: OutboundPolicy;
   log: FastifyBaseLogger;
   /** Turns played at once by this process. */
@@ -113,7 +117,8 @@ export class Runner {
         if (this.lagSamples.length >= 100_000) this.lagSamples.shift();
         this.lagSamples.push(Math.max(0, now - session.nextTurnAt.getTime()));
       }
-      const turn = this.playTurn(session.id)
+      const work = session.verdictPending ? this.judgeSession(session) : this.playTurn(session.id);
+      const turn = work
         .catch((error) => this.options.log.error({ err: error, sessionId: session.id }, "turn failed"))
         .finally(() => {
           this.inFlight.delete(turn);
@@ -248,6 +253,12 @@ export class Runner {
       goalReached,
     );
     if (outcome?.ended) await adapter.close?.(sessionId);
+  }
+
+  /** An ended session's checks: run them, store the verdict, announce session_end. */
+  private async judgeSession(session: Session) {
+    const result = await computeVerdict(this.options.db.db, session, this.options.judge);
+    await completeVerdict(this.options.db.db, session.id, this.owner, result);
   }
 
   private async end(state: TurnState, status: "completed" | "failed", reason: string) {

@@ -9,6 +9,7 @@ import {
   messages,
   personas,
   type Session,
+  type SessionResult,
   sessions,
 } from "@mimic/db";
 import { and, asc, count, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
@@ -64,7 +65,7 @@ export async function claimDue(
     .from(sessions)
     .where(
       and(
-        inArray(sessions.status, [...RUNNING]),
+        or(inArray(sessions.status, [...RUNNING]), eq(sessions.verdictPending, true)),
         lte(sessions.nextTurnAt, sql`now()`),
         or(isNull(sessions.leaseExpiresAt), lte(sessions.leaseExpiresAt, sql`now()`)),
       ),
@@ -165,6 +166,7 @@ async function insertMessage(
     content: string;
     turn: number | null;
     latencyMs?: number | null;
+    timestamp?: Date;
   },
 ): Promise<Message | undefined> {
   const [row] = await tx
@@ -323,37 +325,60 @@ export async function releaseLease(
 }
 
 export class SessionNotRunningError extends Error {}
+export class MessageIdTakenError extends Error {}
+
+export interface NewMessageInput {
+  id?: string | undefined;
+  senderType: "persona" | "agent" | "system";
+  content: string;
+  timestamp?: string | Date | undefined;
+}
 
 /**
- * A message from the agent that arrived outside a delivery: an asynchronous webhook reply through the API or a
- * WebSocket frame. While the session waits for replies, the first one schedules the persona's next message.
+ * Appends messages to a session in one transaction (all or nothing), each announced as new_message. A client id
+ * already stored in this session is skipped (idempotent); one stored in another session fails the whole call.
+ * Agent messages to a running session that waits for replies get a latency and schedule the persona's next
+ * message: this is how asynchronous webhook replies and WebSocket frames enter the engine.
  */
-export async function recordAgentMessage(
+export async function appendMessages(
   db: Database,
   sessionId: string,
-  content: string,
-  clientId?: string,
-): Promise<{ message: Message; created: boolean }> {
+  items: NewMessageInput[],
+  options: { requireRunning?: boolean } = {},
+): Promise<{ messages: Message[]; created: number }> {
   return db.transaction(async (tx) => {
     const [session] = await tx.select().from(sessions).where(eq(sessions.id, sessionId)).for("update");
-    if (!session || !RUNNING.includes(session.status as (typeof RUNNING)[number])) {
+    const running = !!session && RUNNING.includes(session.status as (typeof RUNNING)[number]);
+    if (!session || (options.requireRunning && !running))
       throw new SessionNotRunningError("the session is not running");
-    }
-    const id = clientId ?? crypto.randomUUID();
-    const waitingFor = session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
-    const latencyMs = waitingFor ? Math.max(0, Date.now() - waitingFor.getTime()) : null;
-    const message = await insertMessage(tx, session, {
-      id,
-      senderType: "agent",
-      content,
-      turn: session.turn > 0 ? session.turn - 1 : null,
-      latencyMs,
-    });
-    if (!message) {
+    const waitingFor =
+      running && session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
+    const out: Message[] = [];
+    let created = 0;
+    let agentReplied = false;
+    for (const item of items) {
+      const id = item.id ?? crypto.randomUUID();
+      const isLiveReply = item.senderType === "agent" && item.timestamp === undefined;
+      const message = await insertMessage(tx, session, {
+        id,
+        senderType: item.senderType,
+        content: item.content,
+        turn: running && session.turn > 0 ? session.turn - 1 : null,
+        latencyMs: isLiveReply && waitingFor ? Math.max(0, Date.now() - waitingFor.getTime()) : null,
+        ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
+      });
+      if (message) {
+        created++;
+        if (item.senderType === "agent") agentReplied = true;
+        out.push(message);
+        continue;
+      }
       const [existing] = await tx.select().from(messages).where(eq(messages.id, id));
-      return { message: existing!, created: false };
+      if (existing?.sessionId !== sessionId)
+        throw new MessageIdTakenError(`message id ${id} is already used`);
+      out.push(existing);
     }
-    if (session.phase === "awaiting_reply") {
+    if (agentReplied && running && session.phase === "awaiting_reply") {
       const [updated] = await tx
         .update(sessions)
         .set({ phase: "idle", nextTurnAt: dueIn(session.config.messageInterval), updatedAt: sql`now()` })
@@ -361,10 +386,10 @@ export async function recordAgentMessage(
         .returning();
       await notifyUpdate(tx, updated!);
       await wake(tx);
-    } else {
+    } else if (created > 0) {
       await notifyUpdate(tx, session);
     }
-    return { message, created: true };
+    return { messages: out, created };
   });
 }
 
@@ -393,20 +418,55 @@ async function endIn(tx: Executor, sessionId: string, status: EndStatus, reason:
     )
     .returning();
   if (!row) return undefined;
-  const total = await messageCount(tx, sessionId);
-  const started = row.startedAt ?? row.createdAt;
   await notifyUpdate(tx, row);
+  if (status === "stopped") {
+    // A stopped session gets no verdict: it ends here.
+    await notifyEnd(tx, row);
+  } else {
+    // The engine runs the checks next, then announces session_end with the verdict.
+    await tx
+      .update(sessions)
+      .set({ verdictPending: true, nextTurnAt: sql`now()` })
+      .where(eq(sessions.id, sessionId));
+    await wake(tx);
+  }
+  return row;
+}
+
+async function notifyEnd(tx: Executor, row: Session) {
+  const started = row.startedAt ?? row.createdAt;
   await notify(tx, row.userId, {
     type: "session_end",
-    sessionId,
+    sessionId: row.id,
     data: {
-      reason,
-      status,
+      reason: row.reason ?? row.status,
+      status: row.status,
       duration: Math.round(((row.endedAt ?? new Date()).getTime() - started.getTime()) / 1000),
-      messageCount: total,
+      messageCount: await messageCount(tx, row.id),
+      ...(row.result ? { result: row.result } : {}),
     },
   });
-  return row;
+}
+
+/** Stores the verdict of an ended session and announces session_end with it. */
+export async function completeVerdict(db: Database, sessionId: string, owner: string, result: SessionResult) {
+  await db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(sessions)
+      .set({
+        result,
+        verdictPending: false,
+        nextTurnAt: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        updatedAt: sql`now()`,
+      })
+      .where(
+        and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), eq(sessions.verdictPending, true)),
+      )
+      .returning();
+    if (row) await notifyEnd(tx, row);
+  });
 }
 
 /**

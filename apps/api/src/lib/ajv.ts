@@ -3,7 +3,14 @@
 import { Ajv, type Options } from "ajv";
 import formats from "ajv-formats";
 
-const base: Options = { allErrors: true, useDefaults: true, removeAdditional: false, strict: false };
+// `discriminator` lets a `oneOf` keyed on `type` (session checks) report the errors of the matching branch only.
+const base: Options = {
+  allErrors: true,
+  useDefaults: true,
+  removeAdditional: false,
+  strict: false,
+  discriminator: true,
+};
 
 function make(coerceTypes: Options["coerceTypes"]) {
   const ajv = new Ajv({ ...base, coerceTypes });

@@ -6,6 +6,13 @@ import fp from "fastify-plugin";
 
 export const API_VERSION = "0.1.0";
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** How the SDK names this operation: `x-sdk-resource` (dotted for nesting) and `x-sdk-method`. */
+    sdk?: { resource?: string; method?: string };
+  }
+}
+
 export const TAGS = [
   { name: "auth", description: "Register, log in, and the current user" },
   { name: "apiKeys", description: "Long-lived keys for CI; shown once, stored hashed" },
@@ -16,12 +23,34 @@ export const TAGS = [
     description:
       "A persona talking to an agent; live events on the WebSocket `/api/ws` (see the LiveEvent schema)",
   },
+  { name: "analytics", description: "Session and agent figures over time" },
   { name: "health", description: "Liveness and readiness" },
 ];
 
 export default fp(
   async (app: FastifyInstance) => {
+    // Route-level SDK naming hints, written into the document as `x-sdk-*` extensions of each operation.
+    const sdkHints = new Map<string, { resource?: string; method?: string }>();
+    app.addHook("onRoute", (route) => {
+      const operationId = (route.schema as { operationId?: string } | undefined)?.operationId;
+      if (operationId && route.config?.sdk) sdkHints.set(operationId, route.config.sdk);
+    });
     await app.register(swagger, {
+      transformObject: (documentObject) => {
+        const document = (
+          documentObject as {
+            openapiObject: { paths?: Record<string, Record<string, Record<string, unknown>>> };
+          }
+        ).openapiObject;
+        for (const methods of Object.values(document.paths ?? {})) {
+          for (const operation of Object.values(methods)) {
+            const hint = sdkHints.get(operation.operationId as string);
+            if (hint?.resource) operation["x-sdk-resource"] = hint.resource;
+            if (hint?.method) operation["x-sdk-method"] = hint.method;
+          }
+        }
+        return document;
+      },
       openapi: {
         openapi: "3.1.0",
         info: {

@@ -1,6 +1,9 @@
-import { bigint, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { type SQL, sql } from "drizzle-orm";
+import { bigint, customType, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { senderType } from "./enums.js";
 import { sessions } from "./sessions.js";
+
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 
 export const messages = pgTable(
   "messages",
@@ -19,8 +22,14 @@ export const messages = pgTable(
     /** Agent replies: milliseconds since the persona message they answer. */
     latencyMs: integer("latency_ms"),
     timestamp: timestamp("timestamp", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** Full-text search vector (English stemming and stop words), maintained by PostgreSQL itself. */
+    search: tsvector("search").generatedAlwaysAs((): SQL => sql`to_tsvector('english', ${messages.content})`),
   },
-  (t) => [index("messages_session_idx").on(t.sessionId, t.timestamp, t.seq)],
+  (t) => [
+    index("messages_session_idx").on(t.sessionId, t.timestamp, t.seq),
+    index("messages_search_idx").using("gin", t.search),
+    index("messages_agent_latency_idx").on(t.sessionId).where(sql`${t.senderType} = 'agent' and ${t.latencyMs} is not null`),
+  ],
 );
 
 export type Message = typeof messages.$inferSelect;

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, real, text, uuid } from "drizzle-orm/pg-core";
 import { createdAt, deletedAt, id, updatedAt } from "./columns.js";
 import { personaProvider } from "./enums.js";
+import type { SessionCheck } from "./sessions.js";
 import { users } from "./users.js";
 
 export interface PersonaConfig {
@@ -31,6 +32,8 @@ export const personas = pgTable(
     model: text("model"),
     temperature: real("temperature"),
     seed: integer("seed"),
+    /** Default checks for sessions with this persona. */
+    checks: jsonb("checks").$type<SessionCheck[]>().notNull().default([]),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /** Soft delete: past sessions keep pointing at the row. */

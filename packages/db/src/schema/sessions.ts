@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { agents } from "./agents.js";
 import { createdAt, id, updatedAt } from "./columns.js";
 import { sessionPhase, sessionStatus } from "./enums.js";
@@ -15,6 +15,28 @@ export interface SessionConfig {
   messageInterval: number;
   /** Seconds to wait for the agent's replies after each persona message. */
   replyTimeout: number;
+}
+
+/** A check a finished session must pass. `patterns` are PostgreSQL regular expressions (case-insensitive). */
+export type SessionCheck =
+  | { type: "reply_within"; ms: number }
+  | { type: "all_answered" }
+  | { type: "must_match"; pattern: string }
+  | { type: "must_not_match"; pattern: string }
+  | { type: "goal_reached" }
+  | { type: "llm_judge"; rubric: string };
+
+export interface CheckResult {
+  name: string;
+  type: SessionCheck["type"] | "completed";
+  status: "passed" | "failed" | "skipped";
+  passed: boolean | null;
+  detail: string;
+}
+
+export interface SessionResult {
+  passed: boolean;
+  checks: CheckResult[];
 }
 
 export const sessions = pgTable(
@@ -36,8 +58,13 @@ export const sessions = pgTable(
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     /** Why the session ended: "completed", "goal_reached", "max_messages", "agent_unreachable: …", "stopped by user" … */
     reason: text("reason"),
+    checks: jsonb("checks").$type<SessionCheck[]>().notNull().default([]),
     /** Verdict of the session's checks, set when it ends. */
-    result: jsonb("result").$type<Record<string, unknown>>(),
+    result: jsonb("result").$type<SessionResult>(),
+    /** The session ended and its checks still have to run (the engine does it, then announces session_end). */
+    verdictPending: boolean("verdict_pending").notNull().default(false),
+    /** Sessions started together by `repeat` share a group. */
+    groupId: uuid("group_id"),
     /** Engine state: when the next turn is due, and which worker holds the session until when. */
     nextTurnAt: timestamp("next_turn_at", { withTimezone: true, mode: "date" }),
     /** Persona messages written so far; the next persona message is number `turn`. */
@@ -64,7 +91,8 @@ export const sessions = pgTable(
     index("sessions_user_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
     index("sessions_agent_idx").on(t.agentId, t.createdAt),
     index("sessions_persona_idx").on(t.personaId, t.createdAt),
-    index("sessions_due_idx").on(t.nextTurnAt).where(sql`${t.status} in ('pending', 'active')`),
+    index("sessions_due_idx").on(t.nextTurnAt).where(sql`${t.status} in ('pending', 'active') or ${t.verdictPending}`),
+    index("sessions_group_idx").on(t.groupId).where(sql`${t.groupId} is not null`),
   ],
 );
 

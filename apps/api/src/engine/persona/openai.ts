@@ -1,6 +1,7 @@
 // Any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, LM Studio) plays the customer.
 import OpenAI from "openai";
 import { OutboundError } from "../outbound.js";
+import type { Judge } from "../verdict.js";
 import type { PersonaProfile, PersonaProvider, PersonaTurn, PersonaTurnInput } from "./types.js";
 
 export const DONE_MARKER = "[DONE]";
@@ -77,6 +78,40 @@ export function createOpenAIPersona(options: OpenAIPersonaOptions): PersonaProvi
           completionTokens: completion.usage?.completion_tokens ?? 0,
         },
       };
+    },
+  };
+}
+
+/** The LLM judge of `llm_judge` checks: reads the transcript and the rubric, answers PASS or FAIL with a reason. */
+export function createOpenAIJudge(options: OpenAIPersonaOptions): Judge {
+  const client = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries,
+  });
+  return {
+    async judge(rubric, transcript) {
+      const completion = await client.chat.completions.create({
+        model: options.model,
+        temperature: 0,
+        messages: [
+          {
+            role: "system",
+            content:
+              "You grade a conversation between a CUSTOMER and a support AGENT against a rubric. Answer with PASS or FAIL on the first line, then one sentence explaining why.",
+          },
+          { role: "user", content: `Rubric: ${rubric}\n\nTranscript:\n${transcript}` },
+        ],
+      });
+      const text = completion.choices[0]?.message?.content?.trim() ?? "";
+      const [first = "", ...rest] = text.split("\n");
+      const verdict = first.trim().toUpperCase();
+      if (!verdict.startsWith("PASS") && !verdict.startsWith("FAIL")) {
+        throw new Error(`the judge answered neither PASS nor FAIL: ${text.slice(0, 80)}`);
+      }
+      const reason = rest.join(" ").trim() || first.replace(/^(PASS|FAIL)\W*/i, "").trim() || verdict;
+      return { passed: verdict.startsWith("PASS"), reason };
     },
   };
 }

@@ -1,5 +1,6 @@
 import { PERSONA_PROVIDERS } from "@mimic/db";
 import { Type } from "@sinclair/typebox";
+import { checksSchema } from "../../lib/checks.js";
 import { listOf, Timestamp } from "../../lib/schemas.js";
 
 export const PersonaConfigSchema = Type.Object(
@@ -57,6 +58,7 @@ const editable = {
   model: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
   seed: Type.Union([Type.Integer({ minimum: 0, maximum: 2_147_483_647 }), Type.Null()]),
+  checks: checksSchema("Default checks for this persona's sessions"),
 };
 
 export const PersonaSchema = Type.Object(
@@ -77,6 +79,7 @@ export const CreatePersonaBody = Type.Object(
     model: Type.Optional(editable.model),
     temperature: Type.Optional(editable.temperature),
     seed: Type.Optional(editable.seed),
+    checks: Type.Optional(editable.checks),
   },
   { additionalProperties: false, $id: "CreatePersonaRequest" },
 );

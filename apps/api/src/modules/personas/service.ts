@@ -2,6 +2,7 @@ import { type Database, personas, sessions } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { notFound } from "../../errors.js";
+import { validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import type { CreatePersonaBody, UpdatePersonaBody } from "./schemas.js";
@@ -19,6 +20,7 @@ const columns = {
   model: personas.model,
   temperature: personas.temperature,
   seed: personas.seed,
+  checks: personas.checks,
   createdAt: personas.createdAt,
   updatedAt: personas.updatedAt,
 };
@@ -27,6 +29,7 @@ const owned = (userId: string, id: string) =>
   and(eq(personas.id, id), eq(personas.userId, userId), isNull(personas.deletedAt));
 
 export async function createPersona(db: Database, userId: string, input: Static<typeof CreatePersonaBody>) {
+  await validateCheckPatterns(db, input.checks);
   const [row] = await db
     .insert(personas)
     .values({ ...input, userId })
@@ -63,6 +66,7 @@ export async function updatePersona(
   input: Static<typeof UpdatePersonaBody>,
 ) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
+  await validateCheckPatterns(db, input.checks);
   const [row] = await db
     .update(personas)
     .set({ ...input, updatedAt: sql`now()` })

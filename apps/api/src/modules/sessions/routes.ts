@@ -1,20 +1,33 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
-import type { MimicDb } from "@mimic/db";
+import type { MimicDb, Session } from "@mimic/db";
+import type { FastifyRequest } from "fastify";
 import { AppError, unauthenticated } from "../../errors.js";
 import { errorResponse, IdParams } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
+import { getGroup, repeatSession } from "./groups.js";
 import {
+  BatchMessagesBody,
+  BatchMessagesResultSchema,
   CreateMessageBody,
   CreateSessionBody,
+  ExportQuery,
+  ListMessagesQuery,
   ListSessionsQuery,
+  MessageListSchema,
   MessageSchema,
+  RepeatQuery,
+  SearchResultSchema,
   SessionDetailSchema,
+  SessionGroupSchema,
   SessionListSchema,
   SessionSchema,
+  SessionSearchQuery,
+  SessionStatsSchema,
   StoppedSessionSchema,
+  UpdateSessionBody,
 } from "./schemas.js";
 import {
-  addMessage,
+  addMessages,
   createSession,
   findOwnedSession,
   getSession,
@@ -22,10 +35,32 @@ import {
   presentMessage,
   sessionForAgentKey,
   stopSession,
+  updateSessionMetadata,
 } from "./service.js";
+import { exportSession, listMessages, searchSession, sessionStats } from "./transcript.js";
+
+const tags = ["sessions"];
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
-  const tags = ["sessions"];
+  /**
+   * The session a message post is for: the owner's (any sender), or — with the agent's api_key as the bearer
+   * token — the session of that agent (agent messages to a running session only).
+   */
+  async function sessionForPost(
+    request: FastifyRequest,
+    id: string,
+    senders: string[],
+  ): Promise<{ session: Session; asAgent: boolean }> {
+    if (request.auth)
+      return { session: await findOwnedSession(db.db, request.auth.user.id, id), asAgent: false };
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    if (!token) throw unauthenticated(request.authProblem ?? "Authentication required");
+    const session = await sessionForAgentKey(db.db, id, token);
+    if (!session) throw unauthenticated("Invalid credentials for this session");
+    if (senders.some((s) => s !== "agent"))
+      throw new AppError("AUTHORIZATION_ERROR", "An agent key may only add agent messages");
+    return { session, asAgent: true };
+  }
 
   app.post(
     "/",
@@ -70,6 +105,22 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
     async (request) => getSession(db.db, userOf(request).id, request.params.id),
   );
 
+  app.patch(
+    "/:id",
+    {
+      schema: {
+        operationId: "updateSession",
+        tags,
+        summary: "Merge metadata into a session (a key set to null is removed)",
+        params: IdParams,
+        body: Type.Ref(UpdateSessionBody),
+        response: { 200: Type.Ref(SessionSchema) },
+      },
+    },
+    async (request) =>
+      updateSessionMetadata(db.db, userOf(request).id, request.params.id, request.body.metadata),
+  );
+
   app.delete(
     "/:id",
     {
@@ -84,20 +135,24 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
     async (request) => stopSession(db.db, userOf(request).id, request.params.id),
   );
 
+  const messagePostDoc = {
+    security: [{ bearerAuth: [] }],
+    description:
+      "The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.",
+  };
+
   app.post(
     "/:id/messages",
     {
-      // Authenticated inside: the session's owner, or the session's agent with its api_key (asynchronous replies).
-      config: { public: true },
+      // Authenticated inside: the owner, or the session's agent with its api_key (asynchronous replies).
+      config: { public: true, sdk: { resource: "sessions.messages", method: "create" } },
       schema: {
         operationId: "addSessionMessage",
         tags,
-        summary: "Append a message — how an asynchronous agent replies (Bearer = the agent's api_key)",
-        description:
-          "The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message (201 the first time, 200 after).",
+        summary: "Append a message — also how an asynchronous agent replies (Bearer = the agent's api_key)",
+        ...messagePostDoc,
         params: IdParams,
         body: Type.Ref(CreateMessageBody),
-        security: [{ bearerAuth: [] }],
         response: {
           200: Type.Ref(MessageSchema),
           201: Type.Ref(MessageSchema),
@@ -108,24 +163,169 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
       },
     },
     async (request, reply) => {
-      const { id } = request.params;
-      let session: Awaited<ReturnType<typeof findOwnedSession>> | undefined;
-      if (request.auth) {
-        session = await findOwnedSession(db.db, request.auth.user.id, id);
-      } else {
-        const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
-        if (!token) throw unauthenticated(request.authProblem ?? "Authentication required");
-        session = await sessionForAgentKey(db.db, id, token);
-        if (!session) throw unauthenticated("Invalid credentials for this session");
-        if (request.body.senderType !== "agent") {
-          throw new AppError("AUTHORIZATION_ERROR", "An agent key may only add agent messages");
-        }
-        if (session.status !== "pending" && session.status !== "active") {
-          throw new AppError("CONFLICT", `The session is ${session.status}; it no longer accepts replies`);
-        }
-      }
-      const { message, created } = await addMessage(db.db, session, request.body);
-      return reply.status(created ? 201 : 200).send(presentMessage(message));
+      const { session, asAgent } = await sessionForPost(request, request.params.id, [
+        request.body.senderType,
+      ]);
+      const { messages, created } = await addMessages(db.db, session, [request.body], {
+        requireRunning: asAgent,
+      });
+      return reply.status(created ? 201 : 200).send(presentMessage(messages[0]!));
     },
+  );
+
+  app.post(
+    "/:id/messages/batch",
+    {
+      config: { public: true, sdk: { resource: "sessions.messages", method: "createBatch" } },
+      schema: {
+        operationId: "addSessionMessages",
+        tags,
+        summary: "Append up to 500 messages atomically: one invalid item and nothing is written",
+        ...messagePostDoc,
+        params: IdParams,
+        body: Type.Ref(BatchMessagesBody),
+        response: {
+          201: Type.Ref(BatchMessagesResultSchema),
+          401: errorResponse("Missing or invalid credentials"),
+          404: errorResponse("Not found, or not yours"),
+          409: errorResponse("The session is not running, or an id is taken"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const items = request.body.messages;
+      const { session, asAgent } = await sessionForPost(
+        request,
+        request.params.id,
+        items.map((m) => m.senderType),
+      );
+      const { messages, created } = await addMessages(db.db, session, items, { requireRunning: asAgent });
+      return reply.status(201).send({ data: messages.map(presentMessage), created });
+    },
+  );
+
+  app.get(
+    "/:id/messages",
+    {
+      config: { sdk: { resource: "sessions.messages", method: "list" } },
+      schema: {
+        operationId: "listSessionMessages",
+        tags,
+        summary: "Page through a transcript, oldest first",
+        params: IdParams,
+        querystring: ListMessagesQuery,
+        response: { 200: Type.Ref(MessageListSchema) },
+      },
+    },
+    async (request) =>
+      listMessages(
+        db.db,
+        await findOwnedSession(db.db, userOf(request).id, request.params.id),
+        request.query,
+      ),
+  );
+
+  app.get(
+    "/:id/search",
+    {
+      config: { sdk: { method: "search" } },
+      schema: {
+        operationId: "searchSession",
+        tags,
+        summary: "Full-text search in one transcript: ranked, highlighted",
+        params: IdParams,
+        querystring: SessionSearchQuery,
+        response: { 200: Type.Ref(SearchResultSchema) },
+      },
+    },
+    async (request) => {
+      const session = await findOwnedSession(db.db, userOf(request).id, request.params.id);
+      return searchSession(db.db, session, request.query.q, request.query);
+    },
+  );
+
+  app.get(
+    "/:id/export",
+    {
+      config: { sdk: { method: "export" } },
+      schema: {
+        operationId: "exportSession",
+        tags,
+        summary: "Download a session as JSON, JSON Lines or Markdown (streamed)",
+        params: IdParams,
+        querystring: ExportQuery,
+        response: {
+          200: {
+            description: "The file, as an attachment",
+            content: {
+              "application/json": { schema: { type: "object", additionalProperties: true } },
+              "application/x-ndjson": { schema: { type: "string" } },
+              "text/markdown": { schema: { type: "string" } },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await findOwnedSession(db.db, userOf(request).id, request.params.id);
+      const file = await exportSession(db.db, session, request.query.format);
+      return reply
+        .header("content-type", file.contentType)
+        .header("content-disposition", `attachment; filename="${file.filename}"`)
+        .header("cache-control", "no-store")
+        .send(file.stream);
+    },
+  );
+
+  app.get(
+    "/:id/stats",
+    {
+      config: { sdk: { method: "stats" } },
+      schema: {
+        operationId: "getSessionStats",
+        tags,
+        summary: "Messages per sender, reply latency p50/p95/max, duration, token usage and verdict",
+        params: IdParams,
+        response: { 200: Type.Ref(SessionStatsSchema) },
+      },
+    },
+    async (request) =>
+      sessionStats(db.db, await findOwnedSession(db.db, userOf(request).id, request.params.id)),
+  );
+
+  app.post(
+    "/:id/repeat",
+    {
+      config: { sdk: { method: "repeat" } },
+      schema: {
+        operationId: "repeatSession",
+        tags,
+        summary: "Run the same persona/agent pair N more times, grouped with this session",
+        params: IdParams,
+        querystring: RepeatQuery,
+        response: { 201: Type.Ref(SessionGroupSchema) },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(await repeatSession(db.db, userOf(request).id, request.params.id, request.query.times)),
+  );
+};
+
+export const sessionGroupRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
+  app.get(
+    "/:id",
+    {
+      config: { sdk: { resource: "sessionGroups", method: "get" } },
+      schema: {
+        operationId: "getSessionGroup",
+        tags,
+        summary: "Repeated runs of one pair: per-run verdicts, pass rate and pass^k",
+        params: IdParams,
+        response: { 200: Type.Ref(SessionGroupSchema) },
+      },
+    },
+    async (request) => getGroup(db.db, userOf(request).id, request.params.id),
   );
 };

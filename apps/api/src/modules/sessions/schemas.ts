@@ -1,5 +1,6 @@
 import { SENDER_TYPES, SESSION_STATUSES } from "@mimic/db";
 import { Type } from "@sinclair/typebox";
+import { checkSchemas, checksSchema, SessionCheckSchema, SessionResultSchema } from "../../lib/checks.js";
 import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
 
 export const SessionConfigSchema = Type.Object(
@@ -64,6 +65,14 @@ const sessionFields = {
   config: Type.Ref(SessionConfigSchema),
   metadata: MetadataSchema,
   reason: Type.Union([Type.String(), Type.Null()], { description: "Why the session ended" }),
+  checks: Type.Array(Type.Ref(SessionCheckSchema)),
+  result: Type.Union([Type.Ref(SessionResultSchema), Type.Null()], {
+    description:
+      "The verdict, once the session has ended and its checks have run (stopped sessions get none)",
+  }),
+  groupId: Type.Union([Type.String({ format: "uuid" }), Type.Null()], {
+    description: "Set for repeated runs",
+  }),
   usage: Type.Object(
     { promptTokens: Type.Integer(), completionTokens: Type.Integer() },
     { description: "Tokens spent by an LLM persona" },
@@ -100,6 +109,16 @@ export const CreateSessionBody = Type.Object(
       }),
     ),
     metadata: Type.Optional(MetadataSchema),
+    checks: Type.Optional(
+      checksSchema("What the finished session must satisfy (default: the persona's checks)"),
+    ),
+    repeat: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 20,
+        description: "Run the same pair this many times as one group (see GET /api/session-groups/{id})",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "CreateSessionRequest" },
 );
@@ -134,11 +153,152 @@ export const CreateMessageBody = Type.Object(
     ),
     senderType: SENDER_TYPE,
     content: Type.String({ minLength: 1, maxLength: 32_768 }),
+    timestamp: Type.Optional(
+      Type.String({
+        format: "date-time",
+        description: "When it was said (recording a real conversation); default now",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "CreateMessageRequest" },
 );
 
+export const BatchMessagesBody = Type.Object(
+  { messages: Type.Array(Type.Ref(CreateMessageBody), { minItems: 1, maxItems: 500 }) },
+  { additionalProperties: false, $id: "BatchMessagesRequest" },
+);
+
+export const BatchMessagesResultSchema = Type.Object(
+  {
+    data: Type.Array(Type.Ref(MessageSchema), { description: "Every message of the batch, in order" }),
+    created: Type.Integer({ description: "How many were new (the rest had ids already stored)" }),
+  },
+  { $id: "BatchMessagesResult" },
+);
+
+export const MessageListSchema = listOf(MessageSchema, "MessageList");
+
+export const ListMessagesQuery = Type.Object(
+  { ...PageQuery, senderType: Type.Optional(SENDER_TYPE) },
+  { additionalProperties: false },
+);
+
+export const UpdateSessionBody = Type.Object(
+  {
+    metadata: Type.Record(Type.String(), Type.Unknown(), {
+      description: "Merged into the session's metadata; a key set to null is removed",
+    }),
+  },
+  { additionalProperties: false, $id: "UpdateSessionRequest" },
+);
+
+const SearchText = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: 'Words, "quoted phrases", -excluded, or',
+});
+
+export const SessionSearchQuery = Type.Object(
+  { q: SearchText, ...PageQuery },
+  { additionalProperties: false },
+);
+
+export const GlobalSearchQuery = Type.Object(
+  {
+    q: SearchText,
+    ...PageQuery,
+    agentId: Type.Optional(Type.String()),
+    personaId: Type.Optional(Type.String()),
+    from: Type.Optional(Type.String({ format: "date-time", description: "Messages at or after" })),
+    to: Type.Optional(Type.String({ format: "date-time", description: "Messages before" })),
+  },
+  { additionalProperties: false },
+);
+
+export const SearchHitSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    sessionId: Type.String({ format: "uuid" }),
+    senderType: SENDER_TYPE,
+    content: Type.String(),
+    timestamp: Timestamp(),
+    rank: Type.Number({ description: "Relevance (higher is better)" }),
+    highlight: Type.String({ description: "HTML-escaped excerpt with matches wrapped in <mark>…</mark>" }),
+  },
+  { $id: "SearchHit" },
+);
+
+export const SearchResultSchema = Type.Object(
+  {
+    query: Type.String(),
+    results: Type.Array(Type.Ref(SearchHitSchema), { description: "Best first" }),
+    count: Type.Integer({ description: "Matches in all, over all pages" }),
+  },
+  { $id: "SearchResult" },
+);
+
+export const EXPORT_FORMATS = ["json", "markdown", "jsonl"] as const;
+export const ExportQuery = Type.Object(
+  {
+    format: Type.Union(
+      EXPORT_FORMATS.map((f) => Type.Literal(f)),
+      { default: "json" },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Latency = Type.Union([Type.Number(), Type.Null()]);
+export const SessionStatsSchema = Type.Object(
+  {
+    sessionId: Type.String({ format: "uuid" }),
+    status: SESSION_STATUS,
+    messageCount: Type.Integer({ description: "Persona and agent messages" }),
+    bySender: Type.Object({ persona: Type.Integer(), agent: Type.Integer(), system: Type.Integer() }),
+    replyLatency: Type.Object(
+      { count: Type.Integer(), p50: Latency, p95: Latency, max: Latency, mean: Latency },
+      { description: "Agent reply latency in ms (null without replies)" },
+    ),
+    durationSeconds: Type.Union([Type.Number(), Type.Null()], {
+      description: "Start to end (or to now while running)",
+    }),
+    usage: Type.Object({ promptTokens: Type.Integer(), completionTokens: Type.Integer() }),
+    result: Type.Union([Type.Ref(SessionResultSchema), Type.Null()]),
+  },
+  { $id: "SessionStats" },
+);
+
+export const RepeatQuery = Type.Object(
+  { times: Type.Integer({ minimum: 1, maximum: 20, description: "New runs to start" }) },
+  { additionalProperties: false },
+);
+
+export const SessionGroupSchema = Type.Object(
+  {
+    id: Type.String({ format: "uuid" }),
+    total: Type.Integer(),
+    finished: Type.Integer({ description: "Runs with a verdict" }),
+    passed: Type.Integer(),
+    passRate: Type.Union([Type.Number(), Type.Null()], { description: "passed / finished" }),
+    passHatK: Type.Array(Type.Object({ k: Type.Integer(), value: Type.Number() }), {
+      description: "pass^k: the estimated chance that k runs in a row all pass, C(passed,k)/C(finished,k)",
+    }),
+    runs: Type.Array(
+      Type.Object({
+        sessionId: Type.String({ format: "uuid" }),
+        status: SESSION_STATUS,
+        reason: Type.Union([Type.String(), Type.Null()]),
+        passed: Type.Union([Type.Boolean(), Type.Null()], {
+          description: "null until the run has a verdict",
+        }),
+      }),
+    ),
+  },
+  { $id: "SessionGroup" },
+);
+
 export const sessionSchemas = [
+  ...checkSchemas,
   SessionConfigSchema,
   MessageSchema,
   SessionSchema,
@@ -147,6 +307,14 @@ export const sessionSchemas = [
   CreateSessionBody,
   StoppedSessionSchema,
   CreateMessageBody,
+  BatchMessagesBody,
+  BatchMessagesResultSchema,
+  MessageListSchema,
+  UpdateSessionBody,
+  SearchHitSchema,
+  SearchResultSchema,
+  SessionStatsSchema,
+  SessionGroupSchema,
 ];
 
 // Live events (GET /api/ws). Not routes, but components: the SDK's subscribe() takes its types from here.

@@ -6,23 +6,27 @@ import {
   messages,
   personas,
   type Session,
+  type SessionCheck,
   type SessionConfig,
   sessions,
 } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, asc, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { notify, toMessageData, wake } from "../../engine/events.js";
+import { toMessageData, wake } from "../../engine/events.js";
 import { RUNNABLE_AGENT_TYPES } from "../../engine/index.js";
 import {
+  appendMessages,
   finishSession,
+  MessageIdTakenError,
+  type NewMessageInput,
   notifyUpdate,
-  recordAgentMessage,
   SessionNotRunningError,
 } from "../../engine/session-store.js";
 import { AppError, notFound, validationError } from "../../errors.js";
+import { validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
-import type { CreateMessageBody, CreateSessionBody } from "./schemas.js";
+import type { CreateSessionBody } from "./schemas.js";
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   duration: 300,
@@ -54,6 +58,9 @@ function present(row: Session, messageCount: number) {
     config: row.config,
     metadata: { ...row.metadata, startTime: (row.startedAt ?? row.createdAt).toISOString(), messageCount },
     reason: row.reason,
+    checks: row.checks,
+    result: row.result,
+    groupId: row.groupId,
     usage: { promptTokens: row.promptTokens, completionTokens: row.completionTokens },
     startedAt: row.startedAt,
     endedAt: row.endedAt,
@@ -84,8 +91,10 @@ export async function findOwnedSession(db: Database, userId: string, id: string)
   return row;
 }
 
+/** Starts a session (or, with `repeat`, a group of identical runs; the first one is returned). */
 export async function createSession(db: Database, userId: string, input: Static<typeof CreateSessionBody>) {
   checkMetadata(input.metadata);
+  await validateCheckPatterns(db, input.checks);
   const [persona] = UUID_RE.test(input.personaId)
     ? await db
         .select()
@@ -123,21 +132,51 @@ export async function createSession(db: Database, userId: string, input: Static<
     replyTimeout:
       input.config?.replyTimeout ?? fromPersona.replyTimeout ?? DEFAULT_SESSION_CONFIG.replyTimeout,
   };
+  const runs = await insertRuns(db, {
+    userId,
+    agentId: agent.id,
+    personaId: persona.id,
+    config,
+    metadata: input.metadata ?? {},
+    checks: input.checks ?? persona.checks,
+    times: input.repeat ?? 1,
+    groupId: input.repeat && input.repeat > 1 ? crypto.randomUUID() : null,
+  });
+  return present(runs[0]!, 0);
+}
+
+interface RunSpec {
+  userId: string;
+  agentId: string;
+  personaId: string;
+  config: SessionConfig;
+  metadata: Record<string, unknown>;
+  checks: SessionCheck[];
+  times: number;
+  groupId: string | null;
+}
+
+/** Inserts `times` identical sessions in one transaction and wakes the engine. */
+export async function insertRuns(db: Database, spec: RunSpec): Promise<Session[]> {
   return db.transaction(async (tx) => {
-    const [row] = await tx
+    const rows = await tx
       .insert(sessions)
-      .values({
-        userId,
-        agentId: agent.id,
-        personaId: persona.id,
-        config,
-        metadata: input.metadata ?? {},
-        nextTurnAt: sql`now()`,
-      })
+      .values(
+        Array.from({ length: spec.times }, () => ({
+          userId: spec.userId,
+          agentId: spec.agentId,
+          personaId: spec.personaId,
+          config: spec.config,
+          metadata: spec.metadata,
+          checks: spec.checks,
+          groupId: spec.groupId,
+          nextTurnAt: sql`now()`,
+        })),
+      )
       .returning();
-    await notifyUpdate(tx, row!);
+    for (const row of rows) await notifyUpdate(tx, row);
     await wake(tx);
-    return present(row!, 0);
+    return rows;
   });
 }
 
@@ -225,45 +264,49 @@ export async function sessionForAgentKey(
 }
 
 /**
- * Appends a message. Agent messages to a running session go through the engine (they may schedule the
- * persona's next message); the rest are stored as given. The same client id twice stores one message.
+ * Appends messages (one, or an atomic batch). Agent messages to a running session go through the engine's
+ * reply path; the same client id twice stores one message.
  */
-export async function addMessage(db: Database, session: Session, input: Static<typeof CreateMessageBody>) {
-  const running = session.status === "pending" || session.status === "active";
-  if (input.senderType === "agent" && running) {
-    try {
-      const { message, created } = await recordAgentMessage(db, session.id, input.content, input.id);
-      return { message: checkSameSession(message, session.id), created };
-    } catch (error) {
-      if (!(error instanceof SessionNotRunningError)) throw error;
+export async function addMessages(
+  db: Database,
+  session: Session,
+  items: NewMessageInput[],
+  options: { requireRunning?: boolean } = {},
+) {
+  try {
+    return await appendMessages(db, session.id, items, options);
+  } catch (error) {
+    if (error instanceof SessionNotRunningError) {
+      throw new AppError("CONFLICT", `The session is ${session.status}; it no longer accepts replies`);
     }
+    // A client id already used in another session is a conflict, never a way to read that message.
+    if (error instanceof MessageIdTakenError)
+      throw new AppError("CONFLICT", "A message with this id already exists");
+    throw error;
   }
-  return db.transaction(async (tx) => {
-    const id = input.id ?? crypto.randomUUID();
-    const [row] = await tx
-      .insert(messages)
-      .values({ id, sessionId: session.id, senderType: input.senderType, content: input.content })
-      .onConflictDoNothing({ target: messages.id })
-      .returning();
-    if (!row) {
-      const [existing] = await tx.select().from(messages).where(eq(messages.id, id));
-      return { message: checkSameSession(existing!, session.id), created: false };
-    }
-    await notify(tx, session.userId, {
-      type: "new_message",
-      sessionId: session.id,
-      data: toMessageData(row),
-    });
-    await notifyUpdate(tx, session);
-    return { message: row, created: true };
-  });
 }
 
-function checkSameSession(message: Message, sessionId: string): Message {
-  // A client id already used in another session is a conflict, never a way to read that message.
-  if (message.sessionId !== sessionId)
-    throw new AppError("CONFLICT", "A message with this id already exists");
-  return message;
+/** Merges `patch` into the session's metadata; a key set to null is removed. */
+export async function updateSessionMetadata(
+  db: Database,
+  userId: string,
+  id: string,
+  patch: Record<string, unknown>,
+) {
+  const session = await findOwnedSession(db, userId, id);
+  const merged: Record<string, unknown> = { ...session.metadata };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  checkMetadata(merged);
+  const [row] = await db
+    .update(sessions)
+    .set({ metadata: merged, updatedAt: sql`now()` })
+    .where(and(eq(sessions.id, id), eq(sessions.userId, userId)))
+    .returning();
+  const total = (await counts(db, [id])).get(id) ?? 0;
+  return present(row!, total);
 }
 
 export { presentMessage };

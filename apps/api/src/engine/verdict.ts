@@ -1,0 +1,198 @@
+// The verdict that makes a session a test: when a session has ended (completed or failed), the engine runs its
+// checks and stores `result {passed, checks[]}`. Checks over the transcript are SQL; the optional LLM judge asks
+// the configured OpenAI-compatible endpoint. A stopped session gets no verdict.
+import type { CheckResult, Database, Session, SessionCheck, SessionResult } from "@mimic/db";
+import { messages, rowsOf } from "@mimic/db";
+import { and, asc, eq, sql } from "drizzle-orm";
+
+export interface Judge {
+  /** Returns whether the transcript satisfies the rubric, and why. */
+  judge(rubric: string, transcript: string): Promise<{ passed: boolean; reason: string }>;
+}
+
+/** Patterns run inside PostgreSQL under this statement timeout, so a pathological pattern cannot stall anything. */
+const PATTERN_TIMEOUT_MS = 1000;
+
+export function checkName(check: SessionCheck): string {
+  switch (check.type) {
+    case "reply_within":
+      return `every reply within ${check.ms} ms`;
+    case "all_answered":
+      return "every persona message answered";
+    case "must_match":
+      return `an agent message matches /${check.pattern}/i`;
+    case "must_not_match":
+      return `no agent message matches /${check.pattern}/i`;
+    case "goal_reached":
+      return "the persona reached its goal";
+    case "llm_judge":
+      return `LLM judge: ${check.rubric.length > 60 ? `${check.rubric.slice(0, 57)}…` : check.rubric}`;
+  }
+}
+
+const result = (check: SessionCheck, passed: boolean, detail: string): CheckResult => ({
+  name: checkName(check),
+  type: check.type,
+  status: passed ? "passed" : "failed",
+  passed,
+  detail,
+});
+
+async function replyWithin(
+  db: Database,
+  session: Session,
+  check: Extract<SessionCheck, { type: "reply_within" }>,
+) {
+  const rows = await db.execute(sql`
+    select count(*)::int as total,
+           count(*) filter (where ${messages.latencyMs} > ${check.ms})::int as slow,
+           max(${messages.latencyMs})::int as slowest
+    from ${messages}
+    where ${messages.sessionId} = ${session.id} and ${messages.senderType} = 'agent' and ${messages.latencyMs} is not null`);
+  const row = rowsOf<{ total: number; slow: number; slowest: number | null }>(rows)[0];
+  if (!row || Number(row.total) === 0) return result(check, false, "the agent never replied");
+  const slow = Number(row.slow);
+  return slow === 0
+    ? result(check, true, `slowest reply ${row.slowest} ms`)
+    : result(
+        check,
+        false,
+        `${slow} of ${row.total} replies slower than ${check.ms} ms (slowest ${row.slowest} ms)`,
+      );
+}
+
+async function allAnswered(db: Database, session: Session, check: SessionCheck) {
+  // Number persona turns by a running count, then count the agent messages inside each turn.
+  const rows = await db.execute(sql`
+    with numbered as (
+      select ${messages.senderType} as sender,
+             sum(case when ${messages.senderType} = 'persona' then 1 else 0 end)
+               over (order by ${messages.timestamp}, ${messages.seq}) as turn
+      from ${messages} where ${messages.sessionId} = ${session.id}
+    )
+    select turn::int as turn, count(*) filter (where sender = 'agent')::int as replies
+    from numbered where turn > 0 group by turn order by turn`);
+  const turns = rowsOf<{ turn: number; replies: number }>(rows);
+  // The persona's goodbye after reaching its goal needs no answer.
+  const considered = session.reason === "goal reached" ? turns.slice(0, -1) : turns;
+  const unanswered = considered.filter((t) => Number(t.replies) === 0).map((t) => Number(t.turn));
+  if (considered.length === 0) return result(check, false, "the persona never spoke");
+  return unanswered.length === 0
+    ? result(check, true, `${considered.length} of ${considered.length} answered`)
+    : result(
+        check,
+        false,
+        `persona message${unanswered.length > 1 ? "s" : ""} ${unanswered.join(", ")} got no reply`,
+      );
+}
+
+async function matching(
+  db: Database,
+  session: Session,
+  pattern: string,
+): Promise<{ count: number; first: string | null }> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`set local statement_timeout = ${PATTERN_TIMEOUT_MS}`));
+    const rows = await tx
+      .select({ count: sql<number>`count(*) over ()`, content: messages.content })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, session.id),
+          eq(messages.senderType, "agent"),
+          sql`${messages.content} ~* ${pattern}`,
+        ),
+      )
+      .orderBy(asc(messages.timestamp), asc(messages.seq))
+      .limit(1);
+    return { count: Number(rows[0]?.count ?? 0), first: rows[0]?.content ?? null };
+  });
+}
+
+const snippet = (text: string) => (text.length > 80 ? `“${text.slice(0, 77)}…”` : `“${text}”`);
+
+async function transcriptText(db: Database, session: Session): Promise<string> {
+  const rows = await db
+    .select({ senderType: messages.senderType, content: messages.content })
+    .from(messages)
+    .where(eq(messages.sessionId, session.id))
+    .orderBy(asc(messages.timestamp), asc(messages.seq))
+    .limit(400);
+  return rows
+    .map(
+      (m) =>
+        `${m.senderType === "persona" ? "CUSTOMER" : m.senderType === "agent" ? "AGENT" : "NOTE"}: ${m.content}`,
+    )
+    .join("\n");
+}
+
+export async function runCheck(
+  db: Database,
+  session: Session,
+  check: SessionCheck,
+  judge: Judge | undefined,
+): Promise<CheckResult> {
+  try {
+    switch (check.type) {
+      case "reply_within":
+        return await replyWithin(db, session, check);
+      case "all_answered":
+        return await allAnswered(db, session, check);
+      case "must_match": {
+        const { count, first } = await matching(db, session, check.pattern);
+        return count > 0
+          ? result(check, true, `${count} matching, first: ${snippet(first!)}`)
+          : result(check, false, "no agent message matches");
+      }
+      case "must_not_match": {
+        const { count, first } = await matching(db, session, check.pattern);
+        return count === 0
+          ? result(check, true, "no agent message matches")
+          : result(check, false, `${count} matching, first: ${snippet(first!)}`);
+      }
+      case "goal_reached":
+        return session.reason === "goal reached"
+          ? result(check, true, "goal reached")
+          : result(check, false, `the session ended with: ${session.reason ?? session.status}`);
+      case "llm_judge": {
+        if (!judge) {
+          return {
+            name: checkName(check),
+            type: check.type,
+            status: "skipped",
+            passed: null,
+            detail: "no LLM endpoint configured (MIMIC_LLM_BASE_URL)",
+          };
+        }
+        const verdict = await judge.judge(check.rubric, await transcriptText(db, session));
+        return result(check, verdict.passed, verdict.reason);
+      }
+    }
+  } catch (error) {
+    return {
+      name: checkName(check),
+      type: check.type,
+      status: "failed",
+      passed: false,
+      detail: `check could not run: ${(error as Error).message}`,
+    };
+  }
+}
+
+/** The verdict: the session completed, and every check that ran passed (skipped checks do not count). */
+export async function computeVerdict(
+  db: Database,
+  session: Session,
+  judge: Judge | undefined,
+): Promise<SessionResult> {
+  const completed: CheckResult = {
+    name: "the session completed",
+    type: "completed",
+    status: session.status === "completed" ? "passed" : "failed",
+    passed: session.status === "completed",
+    detail: session.reason ?? session.status,
+  };
+  const checks = [completed];
+  for (const check of session.checks) checks.push(await runCheck(db, session, check, judge));
+  return { passed: checks.every((c) => c.status !== "failed"), checks };
+}

@@ -1,0 +1,293 @@
+// Reading transcripts: paging, full-text search (PostgreSQL tsvector + GIN index, ranked and highlighted),
+// streamed exports, and per-session statistics computed in SQL.
+import { Readable } from "node:stream";
+import {
+  agents,
+  type Database,
+  type Message,
+  messages,
+  personas,
+  rowsOf,
+  type Session,
+  sessions,
+} from "@mimic/db";
+import { and, asc, count, desc, eq, gt, gte, lt, or, type SQL, sql } from "drizzle-orm";
+import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
+import { UUID_RE } from "../../lib/schemas.js";
+import { presentMessage } from "./service.js";
+
+const transcriptOrder = [asc(messages.timestamp), asc(messages.seq)];
+
+export async function listMessages(
+  db: Database,
+  session: Session,
+  query: Page & { senderType?: Message["senderType"] | undefined },
+) {
+  const where = and(
+    eq(messages.sessionId, session.id),
+    query.senderType ? eq(messages.senderType, query.senderType) : undefined,
+  );
+  const [rows, total] = await Promise.all([
+    db
+      .select()
+      .from(messages)
+      .where(where)
+      .orderBy(...transcriptOrder)
+      .limit(query.limit)
+      .offset(offsetOf(query)),
+    db.$count(messages, where),
+  ]);
+  return paginated(rows.map(presentMessage), total, query);
+}
+
+// Content is HTML-escaped before highlighting, so the only markup in `highlight` is Mimic's own <mark>.
+const escapedContent = sql`replace(replace(replace(${messages.content}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
+
+async function search(db: Database, q: string, scope: SQL, page: Page) {
+  const query = sql`websearch_to_tsquery('english', ${q})`;
+  const rows = await db
+    .select({
+      id: messages.id,
+      sessionId: messages.sessionId,
+      senderType: messages.senderType,
+      content: messages.content,
+      timestamp: messages.timestamp,
+      rank: sql<number>`ts_rank_cd(${messages.search}, ${query})`.as("rank"),
+      highlight: sql<string>`ts_headline('english', ${escapedContent}, ${query}, 'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30, FragmentDelimiter=" … "')`,
+      total: sql<number>`count(*) over ()`,
+    })
+    .from(messages)
+    .innerJoin(sessions, eq(sessions.id, messages.sessionId))
+    .where(and(scope, sql`${messages.search} @@ ${query}`))
+    .orderBy(desc(sql`rank`), asc(messages.timestamp), asc(messages.seq))
+    .limit(page.limit)
+    .offset(offsetOf(page));
+  let total = Number(rows[0]?.total ?? 0);
+  if (rows.length === 0 && page.page > 1) {
+    // Past the last page the window count is unavailable: count separately.
+    const [row] = await db
+      .select({ n: count() })
+      .from(messages)
+      .innerJoin(sessions, eq(sessions.id, messages.sessionId))
+      .where(and(scope, sql`${messages.search} @@ ${query}`));
+    total = Number(row?.n ?? 0);
+  }
+  return {
+    query: q,
+    results: rows.map(({ total: _t, rank, ...hit }) => ({ ...hit, rank: Number(rank) })),
+    count: total,
+  };
+}
+
+export const searchSession = (db: Database, session: Session, q: string, page: Page) =>
+  search(db, q, eq(messages.sessionId, session.id), page);
+
+export function searchAll(
+  db: Database,
+  userId: string,
+  q: string,
+  filters: Page & {
+    agentId?: string | undefined;
+    personaId?: string | undefined;
+    from?: string | undefined;
+    to?: string | undefined;
+  },
+) {
+  for (const key of ["agentId", "personaId"] as const) {
+    const value = filters[key];
+    if (value !== undefined && !UUID_RE.test(value)) return { query: q, results: [], count: 0 };
+  }
+  return search(
+    db,
+    q,
+    and(
+      eq(sessions.userId, userId),
+      filters.agentId ? eq(sessions.agentId, filters.agentId) : undefined,
+      filters.personaId ? eq(sessions.personaId, filters.personaId) : undefined,
+      filters.from ? gte(messages.timestamp, new Date(filters.from)) : undefined,
+      filters.to ? lt(messages.timestamp, new Date(filters.to)) : undefined,
+    )!,
+    filters,
+  );
+}
+
+const EXPORT_BATCH = 500;
+
+/** Every message of a session, oldest first, read in batches (keyset on timestamp + seq). */
+async function* transcriptBatches(db: Database, sessionId: string) {
+  let after: { timestamp: Date; seq: number } | undefined;
+  for (;;) {
+    const rows: Message[] = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, sessionId),
+          after
+            ? or(
+                gt(messages.timestamp, after.timestamp),
+                and(eq(messages.timestamp, after.timestamp), gt(messages.seq, after.seq)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(...transcriptOrder)
+      .limit(EXPORT_BATCH);
+    if (rows.length === 0) return;
+    yield rows;
+    const last = rows.at(-1)!;
+    after = { timestamp: last.timestamp, seq: last.seq };
+    if (rows.length < EXPORT_BATCH) return;
+  }
+}
+
+export interface ExportFile {
+  filename: string;
+  contentType: string;
+  stream: Readable;
+}
+
+const SENDER_LABEL = { persona: "Persona", agent: "Agent", system: "System" } as const;
+
+function markdownBlock(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => `> ${line}`)
+    .join("\n");
+}
+
+/** A download of the session: JSON (one document), JSON Lines (one message per line) or Markdown. */
+export async function exportSession(
+  db: Database,
+  session: Session,
+  format: "json" | "markdown" | "jsonl",
+): Promise<ExportFile> {
+  const [names] = await db
+    .select({ persona: personas.name, agent: agents.name, agentType: agents.type })
+    .from(sessions)
+    .innerJoin(personas, eq(personas.id, sessions.personaId))
+    .innerJoin(agents, eq(agents.id, sessions.agentId))
+    .where(eq(sessions.id, session.id));
+  const header = {
+    id: session.id,
+    status: session.status,
+    reason: session.reason,
+    persona: { id: session.personaId, name: names?.persona ?? null },
+    agent: { id: session.agentId, name: names?.agent ?? null, type: names?.agentType ?? null },
+    config: session.config,
+    metadata: session.metadata,
+    result: session.result,
+    startedAt: session.startedAt?.toISOString() ?? null,
+    endedAt: session.endedAt?.toISOString() ?? null,
+    createdAt: session.createdAt.toISOString(),
+  };
+  const day = (session.startedAt ?? session.createdAt).toISOString().slice(0, 10);
+  const base = `mimic-session-${day}-${session.id.slice(0, 8)}`;
+  const batches = transcriptBatches(db, session.id);
+
+  async function* json() {
+    yield `{"session":${JSON.stringify(header)},"messages":[`;
+    let first = true;
+    for await (const rows of batches) {
+      for (const m of rows) {
+        yield `${first ? "" : ","}\n${JSON.stringify(presentMessage(m))}`;
+        first = false;
+      }
+    }
+    yield "\n]}\n";
+  }
+
+  async function* jsonl() {
+    yield `${JSON.stringify({ type: "session", ...header })}\n`;
+    for await (const rows of batches)
+      for (const m of rows) yield `${JSON.stringify({ type: "message", ...presentMessage(m) })}\n`;
+  }
+
+  async function* markdown() {
+    const lines = [
+      `# ${names?.persona ?? "Persona"} × ${names?.agent ?? "Agent"}`,
+      "",
+      `- **Session:** \`${session.id}\``,
+      `- **Status:** ${session.status}${session.reason ? ` — ${session.reason}` : ""}`,
+      `- **Persona:** ${names?.persona ?? session.personaId}`,
+      `- **Agent:** ${names?.agent ?? session.agentId}${names?.agentType ? ` (${names.agentType})` : ""}`,
+      `- **Started:** ${header.startedAt ?? "not started"}`,
+      `- **Ended:** ${header.endedAt ?? "—"}`,
+    ];
+    if (session.result) {
+      lines.push(`- **Verdict:** ${session.result.passed ? "✅ passed" : "❌ failed"}`);
+      for (const c of session.result.checks)
+        lines.push(
+          `  - ${c.status === "passed" ? "✅" : c.status === "failed" ? "❌" : "⏭️"} ${c.name} — ${c.detail}`,
+        );
+    }
+    lines.push("", "## Transcript", "");
+    yield `${lines.join("\n")}\n`;
+    let n = 0;
+    for await (const rows of batches) {
+      for (const m of rows) {
+        n++;
+        const latency = m.latencyMs !== null ? ` · ${m.latencyMs} ms` : "";
+        yield `### ${n}. ${SENDER_LABEL[m.senderType]} · ${m.timestamp.toISOString()}${latency}\n\n${markdownBlock(m.content)}\n\n`;
+      }
+    }
+    if (n === 0) yield "_No messages._\n";
+  }
+
+  const kinds = {
+    json: { ext: "json", contentType: "application/json; charset=utf-8", gen: json },
+    jsonl: { ext: "jsonl", contentType: "application/x-ndjson; charset=utf-8", gen: jsonl },
+    markdown: { ext: "md", contentType: "text/markdown; charset=utf-8", gen: markdown },
+  } as const;
+  const kind = kinds[format];
+  return {
+    filename: `${base}.${kind.ext}`,
+    contentType: kind.contentType,
+    stream: Readable.from(kind.gen()),
+  };
+}
+
+/** Counts per sender, reply latency percentiles, duration and usage — one SQL query over the transcript. */
+export async function sessionStats(db: Database, session: Session) {
+  const rows = rowsOf<{
+    persona: number;
+    agent: number;
+    system: number;
+    replies: number;
+    p50: number | null;
+    p95: number | null;
+    max: number | null;
+    mean: number | null;
+  }>(
+    await db.execute(sql`
+      select count(*) filter (where ${messages.senderType} = 'persona')::int as persona,
+             count(*) filter (where ${messages.senderType} = 'agent')::int as agent,
+             count(*) filter (where ${messages.senderType} = 'system')::int as system,
+             count(${messages.latencyMs}) filter (where ${messages.senderType} = 'agent')::int as replies,
+             percentile_cont(0.5) within group (order by ${messages.latencyMs}) filter (where ${messages.senderType} = 'agent') as p50,
+             percentile_cont(0.95) within group (order by ${messages.latencyMs}) filter (where ${messages.senderType} = 'agent') as p95,
+             max(${messages.latencyMs}) filter (where ${messages.senderType} = 'agent') as max,
+             avg(${messages.latencyMs}) filter (where ${messages.senderType} = 'agent') as mean
+      from ${messages} where ${messages.sessionId} = ${session.id}`),
+  );
+  const r = rows[0]!;
+  const num = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
+  const start = session.startedAt;
+  const end = session.endedAt ?? (start ? new Date() : null);
+  return {
+    sessionId: session.id,
+    status: session.status,
+    messageCount: Number(r.persona) + Number(r.agent),
+    bySender: { persona: Number(r.persona), agent: Number(r.agent), system: Number(r.system) },
+    replyLatency: {
+      count: Number(r.replies),
+      p50: num(r.p50),
+      p95: num(r.p95),
+      max: num(r.max),
+      mean: num(r.mean),
+    },
+    durationSeconds: start && end ? Math.round((end.getTime() - start.getTime()) / 100) / 10 : null,
+    usage: { promptTokens: session.promptTokens, completionTokens: session.completionTokens },
+    result: session.result,
+  };
+}
