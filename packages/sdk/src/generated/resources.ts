@@ -8,8 +8,11 @@ import type { operations } from "./schema.js";
 import type {
   AccessToken,
   Agent,
+  AgentAnalytics,
   AgentList,
   ApiKeyList,
+  BatchMessagesRequest,
+  BatchMessagesResult,
   CreateAgentRequest,
   CreateApiKeyRequest,
   CreateMessageRequest,
@@ -19,19 +22,34 @@ import type {
   Health,
   LoginRequest,
   Message,
+  MessageList,
   Persona,
   PersonaList,
   Readiness,
   RegisterRequest,
   Registration,
+  SearchResult,
   Session,
+  SessionAnalytics,
   SessionDetail,
+  SessionGroup,
   SessionList,
+  SessionStats,
   StoppedSession,
   UpdateAgentRequest,
   UpdatePersonaRequest,
+  UpdateSessionRequest,
   User,
 } from "./types.js";
+
+/** Query parameters of `GET /api/sessions/{id}/export` (exportSession). */
+export type ExportSessionQuery = NonNullable<operations["exportSession"]["parameters"]["query"]>;
+
+/** Query parameters of `GET /api/analytics/agents/{id}` (getAgentAnalytics). */
+export type GetAgentAnalyticsQuery = NonNullable<operations["getAgentAnalytics"]["parameters"]["query"]>;
+
+/** Query parameters of `GET /api/analytics/sessions` (getSessionAnalytics). */
+export type GetSessionAnalyticsQuery = NonNullable<operations["getSessionAnalytics"]["parameters"]["query"]>;
 
 /** Query parameters of `GET /api/agents` (listAgents). */
 export type ListAgentsQuery = NonNullable<operations["listAgents"]["parameters"]["query"]>;
@@ -42,8 +60,20 @@ export type ListApiKeysQuery = NonNullable<operations["listApiKeys"]["parameters
 /** Query parameters of `GET /api/personas` (listPersonas). */
 export type ListPersonasQuery = NonNullable<operations["listPersonas"]["parameters"]["query"]>;
 
+/** Query parameters of `GET /api/sessions/{id}/messages` (listSessionMessages). */
+export type ListSessionMessagesQuery = NonNullable<operations["listSessionMessages"]["parameters"]["query"]>;
+
 /** Query parameters of `GET /api/sessions` (listSessions). */
 export type ListSessionsQuery = NonNullable<operations["listSessions"]["parameters"]["query"]>;
+
+/** Query parameters of `POST /api/sessions/{id}/repeat` (repeatSession). */
+export type RepeatSessionQuery = NonNullable<operations["repeatSession"]["parameters"]["query"]>;
+
+/** Query parameters of `GET /api/search` (searchMessages). */
+export type SearchMessagesQuery = NonNullable<operations["searchMessages"]["parameters"]["query"]>;
+
+/** Query parameters of `GET /api/sessions/{id}/search` (searchSession). */
+export type SearchSessionQuery = NonNullable<operations["searchSession"]["parameters"]["query"]>;
 
 /**
  * Register, log in, and the current user
@@ -269,19 +299,10 @@ export class AgentsResource {
  * `client.sessions`
  */
 export class SessionsResource {
-  constructor(protected readonly transport: Transport) {}
+  readonly messages: SessionsMessagesResource;
 
-  /**
-   * Append a message — how an asynchronous agent replies (Bearer = the agent's api_key)
-   *
-   * The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message (201 the first time, 200 after).
-   *
-   * `POST /api/sessions/{id}/messages` (operation `addSessionMessage`)
-   */
-  addMessage(id: string, body: CreateMessageRequest, options?: RequestOptions): Promise<Message> {
-    return this.transport.call<Message>(options, (api, init) =>
-      api.POST("/api/sessions/{id}/messages", { ...init, params: { path: { id } }, body }),
-    );
+  constructor(protected readonly transport: Transport) {
+    this.messages = new SessionsMessagesResource(transport);
   }
 
   /**
@@ -291,6 +312,17 @@ export class SessionsResource {
    */
   create(body: CreateSessionRequest, options?: RequestOptions): Promise<Session> {
     return this.transport.call<Session>(options, (api, init) => api.POST("/api/sessions", { ...init, body }));
+  }
+
+  /**
+   * Download a session as JSON, JSON Lines or Markdown (streamed)
+   *
+   * `GET /api/sessions/{id}/export` (operation `exportSession`)
+   */
+  export(id: string, query?: ExportSessionQuery, options?: RequestOptions): Promise<string> {
+    return this.transport.call<string>(options, (api, init) =>
+      api.GET("/api/sessions/{id}/export", { ...init, parseAs: "text", params: { path: { id }, query } }),
+    );
   }
 
   /**
@@ -320,6 +352,39 @@ export class SessionsResource {
   }
 
   /**
+   * Run the same persona/agent pair N more times, grouped with this session
+   *
+   * `POST /api/sessions/{id}/repeat` (operation `repeatSession`)
+   */
+  repeat(id: string, query: RepeatSessionQuery, options?: RequestOptions): Promise<SessionGroup> {
+    return this.transport.call<SessionGroup>(options, (api, init) =>
+      api.POST("/api/sessions/{id}/repeat", { ...init, params: { path: { id }, query } }),
+    );
+  }
+
+  /**
+   * Full-text search in one transcript: ranked, highlighted
+   *
+   * `GET /api/sessions/{id}/search` (operation `searchSession`)
+   */
+  search(id: string, query: SearchSessionQuery, options?: RequestOptions): Promise<SearchResult> {
+    return this.transport.call<SearchResult>(options, (api, init) =>
+      api.GET("/api/sessions/{id}/search", { ...init, params: { path: { id }, query } }),
+    );
+  }
+
+  /**
+   * Messages per sender, reply latency p50/p95/max, duration, token usage and verdict
+   *
+   * `GET /api/sessions/{id}/stats` (operation `getSessionStats`)
+   */
+  stats(id: string, options?: RequestOptions): Promise<SessionStats> {
+    return this.transport.call<SessionStats>(options, (api, init) =>
+      api.GET("/api/sessions/{id}/stats", { ...init, params: { path: { id } } }),
+    );
+  }
+
+  /**
    * Stop a running session (the transcript is kept); a finished session is returned unchanged
    *
    * `DELETE /api/sessions/{id}` (operation `stopSession`)
@@ -327,6 +392,94 @@ export class SessionsResource {
   stop(id: string, options?: RequestOptions): Promise<StoppedSession> {
     return this.transport.call<StoppedSession>(options, (api, init) =>
       api.DELETE("/api/sessions/{id}", { ...init, params: { path: { id } } }),
+    );
+  }
+
+  /**
+   * Merge metadata into a session (a key set to null is removed)
+   *
+   * `PATCH /api/sessions/{id}` (operation `updateSession`)
+   */
+  update(id: string, body: UpdateSessionRequest, options?: RequestOptions): Promise<Session> {
+    return this.transport.call<Session>(options, (api, init) =>
+      api.PATCH("/api/sessions/{id}", { ...init, params: { path: { id } }, body }),
+    );
+  }
+}
+
+/** `client.sessions.messages` */
+export class SessionsMessagesResource {
+  constructor(protected readonly transport: Transport) {}
+
+  /**
+   * Append a message — also how an asynchronous agent replies (Bearer = the agent's api_key)
+   *
+   * The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.
+   *
+   * `POST /api/sessions/{id}/messages` (operation `addSessionMessage`)
+   */
+  create(id: string, body: CreateMessageRequest, options?: RequestOptions): Promise<Message> {
+    return this.transport.call<Message>(options, (api, init) =>
+      api.POST("/api/sessions/{id}/messages", { ...init, params: { path: { id } }, body }),
+    );
+  }
+
+  /**
+   * Append up to 500 messages atomically: one invalid item and nothing is written
+   *
+   * The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.
+   *
+   * `POST /api/sessions/{id}/messages/batch` (operation `addSessionMessages`)
+   */
+  createBatch(id: string, body: BatchMessagesRequest, options?: RequestOptions): Promise<BatchMessagesResult> {
+    return this.transport.call<BatchMessagesResult>(options, (api, init) =>
+      api.POST("/api/sessions/{id}/messages/batch", { ...init, params: { path: { id } }, body }),
+    );
+  }
+
+  /**
+   * Page through a transcript, oldest first
+   *
+   * `GET /api/sessions/{id}/messages` (operation `listSessionMessages`)
+   *
+   * Await the result for one page, or iterate it with `for await` for every item of every page.
+   */
+  list(id: string, query?: ListSessionMessagesQuery, options?: RequestOptions): PagePromise<MessageList> {
+    return new PagePromise(query?.page ?? 1, (page) =>
+      this.transport.call<MessageList>(options, (api, init) =>
+        api.GET("/api/sessions/{id}/messages", { ...init, params: { path: { id }, query: { ...query, page } } }),
+      ),
+    );
+  }
+}
+
+/**
+ * Session and agent figures over time
+ *
+ * `client.analytics`
+ */
+export class AnalyticsResource {
+  constructor(protected readonly transport: Transport) {}
+
+  /**
+   * One agent's performance: success rate, reply latency, failure reasons, messages per session, per day
+   *
+   * `GET /api/analytics/agents/{id}` (operation `getAgentAnalytics`)
+   */
+  agent(id: string, query?: GetAgentAnalyticsQuery, options?: RequestOptions): Promise<AgentAnalytics> {
+    return this.transport.call<AgentAnalytics>(options, (api, init) =>
+      api.GET("/api/analytics/agents/{id}", { ...init, params: { path: { id }, query } }),
+    );
+  }
+
+  /**
+   * Your sessions over a range of UTC days: totals, success rate and a row per day
+   *
+   * `GET /api/analytics/sessions` (operation `getSessionAnalytics`)
+   */
+  sessions(query?: GetSessionAnalyticsQuery, options?: RequestOptions): Promise<SessionAnalytics> {
+    return this.transport.call<SessionAnalytics>(options, (api, init) =>
+      api.GET("/api/analytics/sessions", { ...init, params: { query } }),
     );
   }
 }
@@ -358,6 +511,38 @@ export class HealthResource {
   }
 }
 
+/** `client.search` */
+export class SearchResource {
+  constructor(protected readonly transport: Transport) {}
+
+  /**
+   * Full-text search across all your sessions (filters: agentId, personaId, from, to)
+   *
+   * `GET /api/search` (operation `searchMessages`)
+   */
+  messages(query: SearchMessagesQuery, options?: RequestOptions): Promise<SearchResult> {
+    return this.transport.call<SearchResult>(options, (api, init) =>
+      api.GET("/api/search", { ...init, params: { query } }),
+    );
+  }
+}
+
+/** `client.sessionGroups` */
+export class SessionGroupsResource {
+  constructor(protected readonly transport: Transport) {}
+
+  /**
+   * Repeated runs of one pair: per-run verdicts, pass rate and pass^k
+   *
+   * `GET /api/session-groups/{id}` (operation `getSessionGroup`)
+   */
+  get(id: string, options?: RequestOptions): Promise<SessionGroup> {
+    return this.transport.call<SessionGroup>(options, (api, init) =>
+      api.GET("/api/session-groups/{id}", { ...init, params: { path: { id } } }),
+    );
+  }
+}
+
 /** Every top-level resource, all sharing one transport. MimicClient extends this class. */
 export class MimicResources {
   readonly auth: AuthResource;
@@ -365,7 +550,10 @@ export class MimicResources {
   readonly personas: PersonasResource;
   readonly agents: AgentsResource;
   readonly sessions: SessionsResource;
+  readonly analytics: AnalyticsResource;
   readonly health: HealthResource;
+  readonly search: SearchResource;
+  readonly sessionGroups: SessionGroupsResource;
 
   constructor(protected readonly transport: Transport) {
     this.auth = new AuthResource(transport);
@@ -373,6 +561,9 @@ export class MimicResources {
     this.personas = new PersonasResource(transport);
     this.agents = new AgentsResource(transport);
     this.sessions = new SessionsResource(transport);
+    this.analytics = new AnalyticsResource(transport);
     this.health = new HealthResource(transport);
+    this.search = new SearchResource(transport);
+    this.sessionGroups = new SessionGroupsResource(transport);
   }
 }

@@ -39,6 +39,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analytics/agents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One agent's performance: success rate, reply latency, failure reasons, messages per session, per day */
+        get: operations["getAgentAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your sessions over a range of UTC days: totals, success rate and a row per day */
+        get: operations["getSessionAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/api-keys": {
         parameters: {
             query?: never;
@@ -162,6 +196,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Full-text search across all your sessions (filters: agentId, personaId, from, to) */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/session-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Repeated runs of one pair: per-run verdicts, pass rate and pass^k */
+        get: operations["getSessionGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions": {
         parameters: {
             query?: never;
@@ -195,6 +263,24 @@ export interface paths {
         delete: operations["stopSession"];
         options?: never;
         head?: never;
+        /** Merge metadata into a session (a key set to null is removed) */
+        patch: operations["updateSession"];
+        trace?: never;
+    };
+    "/api/sessions/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a session as JSON, JSON Lines or Markdown (streamed) */
+        get: operations["exportSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -205,13 +291,85 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Page through a transcript, oldest first */
+        get: operations["listSessionMessages"];
+        put?: never;
+        /**
+         * Append a message — also how an asynchronous agent replies (Bearer = the agent's api_key)
+         * @description The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.
+         */
+        post: operations["addSessionMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}/messages/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
         get?: never;
         put?: never;
         /**
-         * Append a message — how an asynchronous agent replies (Bearer = the agent's api_key)
-         * @description The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message (201 the first time, 200 after).
+         * Append up to 500 messages atomically: one invalid item and nothing is written
+         * @description The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.
          */
-        post: operations["addSessionMessage"];
+        post: operations["addSessionMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}/repeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run the same persona/agent pair N more times, grouped with this session */
+        post: operations["repeatSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Full-text search in one transcript: ranked, highlighted */
+        get: operations["searchSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messages per sender, reply latency p50/p95/max, duration, token usage and verdict */
+        get: operations["getSessionStats"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -281,6 +439,39 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        AgentAnalytics: {
+            activeSessions: number;
+            /** Format: uuid */
+            agentId: string;
+            /** @description Seconds; null without finished sessions */
+            averageDuration: number | null;
+            completedSessions: number;
+            dailyStats: components["schemas"]["DailyStat"][];
+            /** Format: date */
+            endDate: string;
+            failedSessions: number;
+            /** @description Most frequent first */
+            failureReasons: {
+                count: number;
+                reason: string;
+            }[];
+            messagesPerSession: number | null;
+            name: string;
+            /** @description The agent's reply latency in ms over the range */
+            replyLatency: {
+                count: number;
+                max: number | null;
+                p50: number | null;
+                p95: number | null;
+            };
+            /** Format: date */
+            startDate: string;
+            stoppedSessions: number;
+            /** @description passed / sessions with a verdict; null when none has one */
+            successRate: number | null;
+            totalSessions: number;
+            type: string;
+        };
         AgentList: {
             data: components["schemas"]["Agent"][];
             pagination: components["schemas"]["Pagination"];
@@ -299,6 +490,24 @@ export interface components {
         ApiKeyList: {
             data: components["schemas"]["ApiKey"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        BatchMessagesRequest: {
+            messages: components["schemas"]["CreateMessageRequest"][];
+        };
+        BatchMessagesResult: {
+            /** @description How many were new (the rest had ids already stored) */
+            created: number;
+            /** @description Every message of the batch, in order */
+            data: components["schemas"]["Message"][];
+        };
+        CheckResult: {
+            detail: string;
+            name: string;
+            /** @description null when skipped */
+            passed: boolean | null;
+            status: "passed" | "failed" | "skipped";
+            /** @description The check's type, or `completed` for the implicit check that the session completed */
+            type: string;
         };
         CreateAgentRequest: {
             /** @description Depends on `type`: see WebhookAgentConfig, WebsocketAgentConfig, WhatsappAgentConfig, VoiceAgentConfig */
@@ -326,8 +535,15 @@ export interface components {
             id?: string;
             /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
             senderType: "persona" | "agent" | "system";
+            /**
+             * Format: date-time
+             * @description When it was said (recording a real conversation); default now
+             */
+            timestamp?: string;
         };
         CreatePersonaRequest: {
+            /** @description Default checks for this persona's sessions */
+            checks?: components["schemas"]["SessionCheck"][];
             config?: components["schemas"]["PersonaConfig"];
             description?: string | null;
             /** @description What the customer wants; the persona ends the conversation once it is reached */
@@ -350,6 +566,8 @@ export interface components {
         CreateSessionRequest: {
             /** @description An agent of yours */
             agentId: string;
+            /** @description What the finished session must satisfy (default: the persona's checks) */
+            checks?: components["schemas"]["SessionCheck"][];
             /** @description Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout */
             config?: {
                 /** @description Seconds after which the session completes */
@@ -367,6 +585,8 @@ export interface components {
             };
             /** @description A persona of yours */
             personaId: string;
+            /** @description Run the same pair this many times as one group (see GET /api/session-groups/{id}) */
+            repeat?: number;
         };
         CreatedApiKey: {
             /** Format: date-time */
@@ -380,6 +600,14 @@ export interface components {
             name: string;
             /** @description The key's first characters, to tell keys apart */
             prefix: string;
+        };
+        DailyStat: {
+            /** @description Seconds; null without finished sessions */
+            avgDuration: number | null;
+            /** Format: date */
+            date: string;
+            messages: number;
+            sessions: number;
         };
         /** @description The envelope of every error response */
         Error: {
@@ -436,6 +664,10 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        MessageList: {
+            data: components["schemas"]["Message"][];
+            pagination: components["schemas"]["Pagination"];
+        };
         NewMessageEvent: {
             data: {
                 content: string;
@@ -460,6 +692,8 @@ export interface components {
             total: number;
         };
         Persona: {
+            /** @description Default checks for this persona's sessions */
+            checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["PersonaConfig"];
             /** Format: date-time */
             createdAt: string;
@@ -527,13 +761,38 @@ export interface components {
             token_type: "bearer";
             user: components["schemas"]["User"];
         };
+        SearchHit: {
+            content: string;
+            /** @description HTML-escaped excerpt with matches wrapped in <mark>…</mark> */
+            highlight: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Relevance (higher is better) */
+            rank: number;
+            /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
+            senderType: "persona" | "agent" | "system";
+            /** Format: uuid */
+            sessionId: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
+        SearchResult: {
+            /** @description Matches in all, over all pages */
+            count: number;
+            query: string;
+            /** @description Best first */
+            results: components["schemas"]["SearchHit"][];
+        };
         Session: {
             /** Format: uuid */
             agentId: string;
+            checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
             createdAt: string;
             endedAt: string | null;
+            /** @description Set for repeated runs */
+            groupId: string | null;
             /** Format: uuid */
             id: string;
             /** @description Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set. */
@@ -544,6 +803,8 @@ export interface components {
             personaId: string;
             /** @description Why the session ended */
             reason: string | null;
+            /** @description The verdict, once the session has ended and its checks have run (stopped sessions get none) */
+            result: components["schemas"]["SessionResult"] | null;
             startedAt: string | null;
             status: "pending" | "active" | "completed" | "failed" | "stopped";
             /** Format: date-time */
@@ -553,6 +814,49 @@ export interface components {
                 completionTokens: number;
                 promptTokens: number;
             };
+        };
+        SessionAnalytics: {
+            /** @description pending or active */
+            activeSessions: number;
+            /** @description Seconds; null without finished sessions */
+            averageDuration: number | null;
+            completedSessions: number;
+            /** @description Every day of the range, zeros included */
+            dailyStats: components["schemas"]["DailyStat"][];
+            failedSessions: number;
+            /** @description passed / sessions with a verdict; null when none has one */
+            successRate: number | null;
+            /** @description Persona and agent messages */
+            totalMessages: number;
+            totalSessions: number;
+        };
+        /** @description A check a finished session must pass */
+        SessionCheck: {
+            /** @description Every agent reply within this many ms */
+            ms: number;
+            /** @enum {string} */
+            type: "reply_within";
+        } | {
+            /** @enum {string} */
+            type: "all_answered";
+        } | {
+            /** @description PostgreSQL regular expression, case-insensitive */
+            pattern: string;
+            /** @enum {string} */
+            type: "must_match";
+        } | {
+            /** @description PostgreSQL regular expression, case-insensitive */
+            pattern: string;
+            /** @enum {string} */
+            type: "must_not_match";
+        } | {
+            /** @enum {string} */
+            type: "goal_reached";
+        } | {
+            /** @description What a good conversation looks like */
+            rubric: string;
+            /** @enum {string} */
+            type: "llm_judge";
         };
         SessionConfig: {
             /** @description Seconds after which the session completes */
@@ -567,10 +871,13 @@ export interface components {
         SessionDetail: {
             /** Format: uuid */
             agentId: string;
+            checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
             createdAt: string;
             endedAt: string | null;
+            /** @description Set for repeated runs */
+            groupId: string | null;
             /** Format: uuid */
             id: string;
             /** @description The transcript, oldest first (first 1000 messages) */
@@ -583,6 +890,8 @@ export interface components {
             personaId: string;
             /** @description Why the session ended */
             reason: string | null;
+            /** @description The verdict, once the session has ended and its checks have run (stopped sessions get none) */
+            result: components["schemas"]["SessionResult"] | null;
             startedAt: string | null;
             status: "pending" | "active" | "completed" | "failed" | "stopped";
             /** Format: date-time */
@@ -607,9 +916,64 @@ export interface components {
             /** @enum {string} */
             type: "session_end";
         };
+        SessionGroup: {
+            /** @description Runs with a verdict */
+            finished: number;
+            /** Format: uuid */
+            id: string;
+            /** @description pass^k: the estimated chance that k runs in a row all pass, C(passed,k)/C(finished,k) */
+            passHatK: {
+                k: number;
+                value: number;
+            }[];
+            /** @description passed / finished */
+            passRate: number | null;
+            passed: number;
+            runs: {
+                /** @description null until the run has a verdict */
+                passed: boolean | null;
+                reason: string | null;
+                /** Format: uuid */
+                sessionId: string;
+                status: "pending" | "active" | "completed" | "failed" | "stopped";
+            }[];
+            total: number;
+        };
         SessionList: {
             data: components["schemas"]["Session"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        SessionResult: {
+            checks: components["schemas"]["CheckResult"][];
+            /** @description The session completed and no check failed (skipped checks do not count) */
+            passed: boolean;
+        };
+        SessionStats: {
+            bySender: {
+                agent: number;
+                persona: number;
+                system: number;
+            };
+            /** @description Start to end (or to now while running) */
+            durationSeconds: number | null;
+            /** @description Persona and agent messages */
+            messageCount: number;
+            /** @description Agent reply latency in ms (null without replies) */
+            replyLatency: {
+                count: number;
+                max: number | null;
+                mean: number | null;
+                p50: number | null;
+                p95: number | null;
+            };
+            result: components["schemas"]["SessionResult"] | null;
+            /** Format: uuid */
+            sessionId: string;
+            status: "pending" | "active" | "completed" | "failed" | "stopped";
+            usage: {
+                completionTokens: number;
+                promptTokens: number;
+            };
         };
         SessionUpdateEvent: {
             data: {
@@ -650,6 +1014,8 @@ export interface components {
         };
         /** @description The fields to change; fields left out keep their value */
         UpdatePersonaRequest: {
+            /** @description Default checks for this persona's sessions */
+            checks?: components["schemas"]["SessionCheck"][];
             config?: components["schemas"]["PersonaConfig"];
             description?: string | null;
             /** @description What the customer wants; the persona ends the conversation once it is reached */
@@ -667,6 +1033,12 @@ export interface components {
             /** @description Free-form traits, e.g. communication_style, patience_level, urgency */
             traits?: {
                 [key: string]: string | number | boolean;
+            };
+        };
+        UpdateSessionRequest: {
+            /** @description Merged into the session's metadata; a key set to null is removed */
+            metadata: {
+                [key: string]: unknown;
             };
         };
         User: {
@@ -1005,6 +1377,133 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAgentAnalytics: {
+        parameters: {
+            query?: {
+                /** @description First UTC day, YYYY-MM-DD (default: 29 days before endDate) */
+                startDate?: string;
+                /** @description Last UTC day, inclusive (default: today) */
+                endDate?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentAnalytics"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionAnalytics: {
+        parameters: {
+            query?: {
+                /** @description First UTC day, YYYY-MM-DD (default: 29 days before endDate) */
+                startDate?: string;
+                /** @description Last UTC day, inclusive (default: today) */
+                endDate?: string;
+                agentId?: string;
+                personaId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionAnalytics"];
+                };
             };
             /** @description Missing, invalid or expired credentials */
             401: {
@@ -1689,6 +2188,134 @@ export interface operations {
             };
         };
     };
+    searchMessages: {
+        parameters: {
+            query: {
+                /** @description Words, "quoted phrases", -excluded, or */
+                q: string;
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page (max 100) */
+                limit?: number;
+                agentId?: string;
+                personaId?: string;
+                /** @description Messages at or after */
+                from?: string;
+                /** @description Messages before */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionGroup"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listSessions: {
         parameters: {
             query?: {
@@ -1940,6 +2567,200 @@ export interface operations {
             };
         };
     };
+    updateSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportSession: {
+        parameters: {
+            query?: {
+                format?: "json" | "markdown" | "jsonl";
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "application/x-ndjson": string;
+                    "text/markdown": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSessionMessages: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page (max 100) */
+                limit?: number;
+                /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
+                senderType?: "persona" | "agent" | "system";
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageList"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     addSessionMessage: {
         parameters: {
             query?: never;
@@ -1994,6 +2815,265 @@ export interface operations {
             };
             /** @description The session is not running, or the id is taken */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addSessionMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchMessagesRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchMessagesResult"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The session is not running, or an id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    repeatSession: {
+        parameters: {
+            query: {
+                /** @description New runs to start */
+                times: number;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionGroup"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchSession: {
+        parameters: {
+            query: {
+                /** @description Words, "quoted phrases", -excluded, or */
+                q: string;
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page (max 100) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (UUID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStats"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found, or not yours */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

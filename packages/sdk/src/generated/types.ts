@@ -5,15 +5,20 @@ import type { components } from "./schema.js";
 
 export type AccessToken = components["schemas"]["AccessToken"];
 export type Agent = components["schemas"]["Agent"];
+export type AgentAnalytics = components["schemas"]["AgentAnalytics"];
 export type AgentList = components["schemas"]["AgentList"];
 export type ApiKey = components["schemas"]["ApiKey"];
 export type ApiKeyList = components["schemas"]["ApiKeyList"];
+export type BatchMessagesRequest = components["schemas"]["BatchMessagesRequest"];
+export type BatchMessagesResult = components["schemas"]["BatchMessagesResult"];
+export type CheckResult = components["schemas"]["CheckResult"];
 export type CreateAgentRequest = components["schemas"]["CreateAgentRequest"];
 export type CreateApiKeyRequest = components["schemas"]["CreateApiKeyRequest"];
 export type CreateMessageRequest = components["schemas"]["CreateMessageRequest"];
 export type CreatePersonaRequest = components["schemas"]["CreatePersonaRequest"];
 export type CreateSessionRequest = components["schemas"]["CreateSessionRequest"];
 export type CreatedApiKey = components["schemas"]["CreatedApiKey"];
+export type DailyStat = components["schemas"]["DailyStat"];
 
 /** The envelope of every error response */
 export type ErrorBody = components["schemas"]["Error"];
@@ -27,6 +32,7 @@ export type LiveEvent = components["schemas"]["LiveEvent"];
 
 export type LoginRequest = components["schemas"]["LoginRequest"];
 export type Message = components["schemas"]["Message"];
+export type MessageList = components["schemas"]["MessageList"];
 export type NewMessageEvent = components["schemas"]["NewMessageEvent"];
 export type Pagination = components["schemas"]["Pagination"];
 export type Persona = components["schemas"]["Persona"];
@@ -38,11 +44,21 @@ export type PersonaList = components["schemas"]["PersonaList"];
 export type Readiness = components["schemas"]["Readiness"];
 export type RegisterRequest = components["schemas"]["RegisterRequest"];
 export type Registration = components["schemas"]["Registration"];
+export type SearchHit = components["schemas"]["SearchHit"];
+export type SearchResult = components["schemas"]["SearchResult"];
 export type Session = components["schemas"]["Session"];
+export type SessionAnalytics = components["schemas"]["SessionAnalytics"];
+
+/** A check a finished session must pass */
+export type SessionCheck = components["schemas"]["SessionCheck"];
+
 export type SessionConfig = components["schemas"]["SessionConfig"];
 export type SessionDetail = components["schemas"]["SessionDetail"];
 export type SessionEndEvent = components["schemas"]["SessionEndEvent"];
+export type SessionGroup = components["schemas"]["SessionGroup"];
 export type SessionList = components["schemas"]["SessionList"];
+export type SessionResult = components["schemas"]["SessionResult"];
+export type SessionStats = components["schemas"]["SessionStats"];
 export type SessionUpdateEvent = components["schemas"]["SessionUpdateEvent"];
 export type StoppedSession = components["schemas"]["StoppedSession"];
 export type SubscriptionEvent = components["schemas"]["SubscriptionEvent"];
@@ -53,6 +69,7 @@ export type UpdateAgentRequest = components["schemas"]["UpdateAgentRequest"];
 /** The fields to change; fields left out keep their value */
 export type UpdatePersonaRequest = components["schemas"]["UpdatePersonaRequest"];
 
+export type UpdateSessionRequest = components["schemas"]["UpdateSessionRequest"];
 export type User = components["schemas"]["User"];
 export type VoiceAgentConfig = components["schemas"]["VoiceAgentConfig"];
 export type WebhookAgentConfig = components["schemas"]["WebhookAgentConfig"];
