@@ -396,7 +396,13 @@ export async function appendMessages(
 export type EndStatus = "completed" | "failed" | "stopped";
 
 /** Ends a running session inside `tx` and announces it. Returns undefined when it was not running (or not ours). */
-async function endIn(tx: Executor, sessionId: string, status: EndStatus, reason: string, owner?: string) {
+export async function endIn(
+  tx: Executor,
+  sessionId: string,
+  status: EndStatus,
+  reason: string,
+  owner?: string,
+) {
   const [row] = await tx
     .update(sessions)
     .set({

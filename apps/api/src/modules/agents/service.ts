@@ -1,6 +1,7 @@
 import { type AgentType, agents, type Database, sessions } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { endIn } from "../../engine/session-store.js";
 import { AppError, notFound } from "../../errors.js";
 import { bodyAjv } from "../../lib/ajv.js";
 import { isPrivateUrlHost } from "../../lib/outbound.js";
@@ -187,15 +188,11 @@ export async function deleteAgent(db: Database, userId: string, id: string) {
       .where(owned(userId, id))
       .returning({ id: agents.id });
     if (!row) throw notFound("Agent");
-    await tx
-      .update(sessions)
-      .set({
-        status: "stopped",
-        reason: "agent deleted",
-        endedAt: sql`now()`,
-        updatedAt: sql`now()`,
-        nextTurnAt: null,
-      })
+    // Its running sessions stop like any other (events included); their transcripts stay.
+    const running = await tx
+      .select({ id: sessions.id })
+      .from(sessions)
       .where(and(eq(sessions.agentId, id), inArray(sessions.status, ["pending", "active"])));
+    for (const session of running) await endIn(tx, session.id, "stopped", "agent deleted");
   });
 }

@@ -1,6 +1,7 @@
 import { type Database, personas, sessions } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { endIn } from "../../engine/session-store.js";
 import { notFound } from "../../errors.js";
 import { validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
@@ -86,15 +87,11 @@ export async function deletePersona(db: Database, userId: string, id: string) {
       .where(owned(userId, id))
       .returning({ id: personas.id });
     if (!row) throw notFound("Persona");
-    await tx
-      .update(sessions)
-      .set({
-        status: "stopped",
-        reason: "persona deleted",
-        endedAt: sql`now()`,
-        updatedAt: sql`now()`,
-        nextTurnAt: null,
-      })
+    // Its running sessions stop like any other (events included); their transcripts stay.
+    const running = await tx
+      .select({ id: sessions.id })
+      .from(sessions)
       .where(and(eq(sessions.personaId, id), inArray(sessions.status, ["pending", "active"])));
+    for (const session of running) await endIn(tx, session.id, "stopped", "persona deleted");
   });
 }
