@@ -28,6 +28,7 @@ import { sessionGroupRoutes, sessionRoutes } from "./modules/sessions/routes.js"
 import { liveEventSchemas, sessionSchemas } from "./modules/sessions/schemas.js";
 import authPlugin from "./plugins/auth.js";
 import errorsPlugin, { sendError } from "./plugins/errors.js";
+import metricsPlugin from "./plugins/metrics.js";
 import openapiPlugin from "./plugins/openapi.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
 
@@ -173,6 +174,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
+  await app.register(metricsPlugin);
   await app.register(healthRoutes, { db });
   await app.register(
     async (api) => {

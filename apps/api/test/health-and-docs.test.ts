@@ -50,6 +50,20 @@ describe("readiness with the engine", () => {
   });
 });
 
+describe("metrics", () => {
+  it("serves Prometheus metrics: request durations by route and the engine's state", async () => {
+    await ctx.app.inject({ method: "GET", url: "/health" });
+    const res = await ctx.app.inject({ method: "GET", url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.body).toMatch(
+      /mimic_http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} \d+/,
+    );
+    expect(res.body).toContain("mimic_engine_running 0");
+    expect(res.body).toContain("mimic_process_cpu_user_seconds_total");
+  });
+});
+
 describe("the OpenAPI document", () => {
   it("is served at /openapi.json with an operationId and a tag on every operation", async () => {
     const res = await ctx.app.inject({ method: "GET", url: "/openapi.json" });

@@ -15,7 +15,8 @@ export default fp(
       timeWindow: limits.windowSeconds * 1000,
       max: (request) => (request.auth ? limits.user : limits.anonymous),
       // Probes and documentation assets would otherwise eat an anonymous caller's hourly budget.
-      allowList: (request) => request.url.startsWith("/docs") || request.url.startsWith("/health"),
+      allowList: (request) =>
+        request.url.startsWith("/docs") || request.url.startsWith("/health") || request.url === "/metrics",
       keyGenerator: (request) => (request.auth ? `user:${request.auth.user.id}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) =>
         new AppError(
