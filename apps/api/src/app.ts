@@ -186,7 +186,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(sessionGroupRoutes, { prefix: "/session-groups", db });
       await api.register(searchRoutes, { prefix: "/search", db });
       await api.register(analyticsRoutes, { prefix: "/analytics", db });
-      await api.register(liveRoutes, { db, hub, maxConnectionsPerUser: config.wsMaxConnections });
+      await api.register(liveRoutes, {
+        db,
+        hub,
+        maxConnectionsPerUser: config.wsMaxConnections,
+        pingIntervalMs: config.wsPingIntervalMs,
+      });
     },
     { prefix: "/api" },
   );

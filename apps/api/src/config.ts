@@ -53,6 +53,9 @@ export const EnvSchema = Type.Object({
   MIMIC_LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
   MIMIC_LLM_TIMEOUT_MS: Type.Optional(Int("Timeout of one LLM call (default 30000)")),
   MIMIC_WS_MAX_CONNECTIONS: Type.Optional(Int("Concurrent live-event connections per user (default 10)")),
+  MIMIC_WS_PING_MS: Type.Optional(
+    Int("Live-event keep-alive and credential re-check period (default 30000)"),
+  ),
   MIMIC_DEMO: Type.Optional(Bool),
   MIMIC_DEMO_PORT: Type.Optional(Int("Port of the built-in demo bot (default 4100)")),
   INIT_CWD: Type.Optional(Type.String()),
@@ -132,6 +135,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: int(env.MIMIC_LLM_TIMEOUT_MS, 30_000),
     },
     wsMaxConnections: int(env.MIMIC_WS_MAX_CONNECTIONS, 10),
+    wsPingIntervalMs: Math.max(100, int(env.MIMIC_WS_PING_MS, 30_000)),
     demo: { enabled: bool(env.MIMIC_DEMO, false), port: int(env.MIMIC_DEMO_PORT, 4100) },
   });
 }

@@ -439,10 +439,11 @@ export async function endIn(
   return row;
 }
 
-async function notifyEnd(tx: Executor, row: Session) {
+/** The seed's session_end event for an ended session (its verdict included when there is one). */
+export async function sessionEndEvent(tx: Executor, row: Session) {
   const started = row.startedAt ?? row.createdAt;
-  await notify(tx, row.userId, {
-    type: "session_end",
+  return {
+    type: "session_end" as const,
     sessionId: row.id,
     data: {
       reason: row.reason ?? row.status,
@@ -451,7 +452,11 @@ async function notifyEnd(tx: Executor, row: Session) {
       messageCount: await messageCount(tx, row.id),
       ...(row.result ? { result: row.result } : {}),
     },
-  });
+  };
+}
+
+async function notifyEnd(tx: Executor, row: Session) {
+  await notify(tx, row.userId, await sessionEndEvent(tx, row));
 }
 
 /** Stores the verdict of an ended session and announces session_end with it. */

@@ -34,6 +34,8 @@ declare module "fastify" {
   interface FastifyInstance {
     requireAuth: (request: FastifyRequest) => Promise<void>;
     signAccessToken: (userId: string) => string;
+    /** The principal a bearer token stands for now (null once expired, revoked or its user deleted). */
+    authenticateToken: (token: string) => Promise<Principal | null>;
   }
 }
 
@@ -41,7 +43,7 @@ export const TEST_USER_EMAIL = "test-user@mimic.local";
 
 const userColumns = { id: users.id, email: users.email, name: users.name, createdAt: users.createdAt };
 
-function bearerToken(request: FastifyRequest): string | undefined {
+export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -102,8 +104,19 @@ export default fp(
     async function identify(request: FastifyRequest): Promise<Principal | null> {
       const token = bearerToken(request);
       if (!token) return null;
+      const { principal, problem } = await authenticateToken(token);
+      request.authProblem = problem;
+      return principal;
+    }
+
+    /** Who a bearer token stands for, or why it stands for no one. */
+    async function authenticateToken(
+      token: string,
+    ): Promise<{ principal: Principal | null; problem: string | null }> {
+      const fail = (problem: string) => ({ principal: null, problem });
+      const ok = (principal: Principal) => ({ principal, problem: null });
       if (opts.config.testToken && safeEqual(token, opts.config.testToken)) {
-        return { user: await ensureTestUser(), via: "test_token" };
+        return ok({ user: await ensureTestUser(), via: "test_token" });
       }
       if (token.startsWith(API_KEY_PREFIX)) {
         const now = new Date();
@@ -117,37 +130,29 @@ export default fp(
               or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now)),
             ),
           );
-        if (!row) {
-          request.authProblem = "Invalid or revoked API key";
-          return null;
-        }
+        if (!row) return fail("Invalid or revoked API key");
         // Record use at most once a minute per key: a write on every request would be wasteful.
         if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000) {
           await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.keyId));
         }
         const { keyId, lastUsedAt: _ignored, ...user } = row;
-        return { user, via: "api_key", apiKeyId: keyId };
+        return ok({ user, via: "api_key", apiKeyId: keyId });
       }
       let sub: unknown;
       try {
         sub = (app.jwt.verify(token) as { sub?: unknown }).sub;
       } catch (error) {
         const code = (error as { code?: string }).code;
-        request.authProblem = code === "FAST_JWT_EXPIRED" ? "Access token expired" : "Invalid access token";
-        return null;
+        return fail(code === "FAST_JWT_EXPIRED" ? "Access token expired" : "Invalid access token");
       }
-      if (typeof sub !== "string" || !UUID_RE.test(sub)) {
-        request.authProblem = "Invalid access token";
-        return null;
-      }
+      if (typeof sub !== "string" || !UUID_RE.test(sub)) return fail("Invalid access token");
       // Tokens of deleted users stop working: the user is looked up on every request.
       const [user] = await db.select(userColumns).from(users).where(eq(users.id, sub));
-      if (!user) {
-        request.authProblem = "Invalid access token";
-        return null;
-      }
-      return { user, via: "jwt" };
+      if (!user) return fail("Invalid access token");
+      return ok({ user, via: "jwt" });
     }
+
+    app.decorate("authenticateToken", async (token: string) => (await authenticateToken(token)).principal);
 
     app.addHook("onRequest", async (request) => {
       request.auth = await identify(request);

@@ -12,7 +12,10 @@ let bot: WebhookBot;
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
-  ctx = await createTestApp({ ...ENGINE_ENV, MIMIC_WS_MAX_CONNECTIONS: "3" }, { engine: true });
+  ctx = await createTestApp(
+    { ...ENGINE_ENV, MIMIC_WS_MAX_CONNECTIONS: "3", MIMIC_WS_PING_MS: "200" },
+    { engine: true },
+  );
   await ctx.app.listen({ host: "127.0.0.1", port: 0 });
   wsUrl = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}/api/ws`;
   owner = await registerUser(ctx.app);
@@ -185,6 +188,59 @@ describe("live events on /api/ws", () => {
     viaKey.socket.close();
     await expect(connect()).rejects.toThrow(/401/);
     await expect(connect({ token: "garbage" })).rejects.toThrow(/401/);
+  });
+
+  it("replays the end of a session that has already finished, then sends nothing more", async () => {
+    const session = await runningSession(owner, { maxMessages: 2, messageInterval: 0 });
+    await expect
+      .poll(async () => (await getSession(ctx.app, owner, session.id)).status, { timeout: 10_000 })
+      .toBe("completed");
+    // The verdict (and the live session_end) follow the end; wait for them so the replay is the only end.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const client = await connect({ token: owner.token });
+    client.send({ type: "subscribe", sessionId: session.id });
+    await expect
+      .poll(() => client.events.map((e) => e.type))
+      .toEqual(["subscribed", "session_update", "session_end"]);
+    expect(client.events[2]).toMatchObject({
+      sessionId: session.id,
+      data: {
+        status: "completed",
+        reason: "message limit reached",
+        messageCount: 2,
+        result: { passed: true },
+      },
+    });
+    client.socket.close();
+  });
+
+  it("ignores a duplicate subscribe and honours an unsubscribe sent right after subscribe", async () => {
+    const session = await runningSession(owner, { maxMessages: 1000, messageInterval: 0.05, duration: 60 });
+    const client = await connect({ token: owner.token });
+    client.send({ type: "subscribe", sessionId: session.id });
+    client.send({ type: "subscribe", sessionId: session.id });
+    client.send({ type: "unsubscribe", sessionId: session.id });
+    await expect.poll(() => client.events.some((e) => e.type === "unsubscribed")).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const after = client.events.slice(client.events.findIndex((e) => e.type === "unsubscribed") + 1);
+    expect(after.filter((e) => e.type === "new_message" || e.type === "session_update")).toEqual([]);
+    await ctx.app.inject({ method: "DELETE", url: `/api/sessions/${session.id}`, headers: owner.headers });
+    client.socket.close();
+  });
+
+  it("closes a connection whose API key is revoked (4401), at the next credential check", async () => {
+    const user = await registerUser(ctx.app);
+    const { id, key } = (
+      await ctx.app.inject({
+        method: "POST",
+        url: "/api/auth/api-keys",
+        headers: user.headers,
+        payload: { name: "ws" },
+      })
+    ).json();
+    const client = await connect({ token: key });
+    await ctx.app.inject({ method: "DELETE", url: `/api/auth/api-keys/${id}`, headers: user.headers });
+    expect(await client.closed).toEqual({ code: 4401, reason: "Authentication expired or revoked" });
   });
 
   it("closes connections over the per-user limit with 1008 and a clear reason", async () => {

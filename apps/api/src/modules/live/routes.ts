@@ -5,9 +5,9 @@ import { and, eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
 import type { EventHub, SessionEvent } from "../../engine/events.js";
-import { sessionUpdateData } from "../../engine/session-store.js";
+import { sessionEndEvent, sessionUpdateData } from "../../engine/session-store.js";
 import { UUID_RE } from "../../lib/schemas.js";
-import { userOf } from "../../plugins/auth.js";
+import { bearerToken, userOf } from "../../plugins/auth.js";
 
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 const PING_INTERVAL_MS = 30_000;
@@ -18,9 +18,14 @@ export interface LiveOptions {
   db: MimicDb;
   hub: EventHub;
   maxConnectionsPerUser: number;
+  /** Keep-alive and credential re-check period (tests shorten it). */
+  pingIntervalMs?: number;
 }
 
-export async function liveRoutes(app: FastifyInstance, { db, hub, maxConnectionsPerUser }: LiveOptions) {
+export async function liveRoutes(
+  app: FastifyInstance,
+  { db, hub, maxConnectionsPerUser, pingIntervalMs = PING_INTERVAL_MS }: LiveOptions,
+) {
   const byUser = new Map<string, Set<WebSocket>>();
 
   app.get(
@@ -44,24 +49,69 @@ export async function liveRoutes(app: FastifyInstance, { db, hub, maxConnections
       open.add(socket);
       byUser.set(user.id, open);
 
-      const subscriptions = new Map<string, () => void>();
+      // A subscription is reserved before its ownership check (an await), so a second subscribe or an
+      // unsubscribe arriving meanwhile cannot leak a listener.
+      const subscriptions = new Map<string, { unsubscribe: () => void; cancelled: boolean }>();
       const send = (payload: object) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
       };
       const sendError = (code: ErrorCode, message: string, sessionId?: string) =>
         send({ type: "error", ...(sessionId ? { sessionId } : {}), error: { code, message } });
 
+      // The connection lives as long as its credential: re-checked at every ping (expiry, revocation, deletion).
+      const token = bearerToken(request);
       let alive = true;
       socket.on("pong", () => {
         alive = true;
       });
-      const ping = setInterval(() => {
+      const ping = setInterval(async () => {
         if (!alive) return socket.terminate();
         alive = false;
         socket.ping();
-      }, PING_INTERVAL_MS);
+        const principal = token ? await app.authenticateToken(token).catch(() => null) : null;
+        if (principal?.user.id !== user.id) socket.close(4401, "Authentication expired or revoked");
+      }, pingIntervalMs);
 
-      socket.on("message", async (raw, isBinary) => {
+      async function subscribe(sessionId: string) {
+        const entry = { unsubscribe: () => {}, cancelled: false };
+        subscriptions.set(sessionId, entry);
+        // Events are buffered from the moment of subscribing, so none falls between the snapshot and live delivery.
+        const buffered: SessionEvent[] = [];
+        let live = false;
+        entry.unsubscribe = hub.subscribe(sessionId, (event: SessionEvent, ownerId: string) => {
+          if (ownerId !== user.id) return;
+          if (live) send(event);
+          else buffered.push(event);
+        });
+        // Another user's session is indistinguishable from one that does not exist.
+        const [session] = UUID_RE.test(sessionId)
+          ? await db.db
+              .select()
+              .from(sessions)
+              .where(and(eq(sessions.id, sessionId), eq(sessions.userId, user.id)))
+          : [];
+        if (entry.cancelled) return;
+        if (!session) {
+          entry.unsubscribe();
+          subscriptions.delete(sessionId);
+          return sendError("RESOURCE_NOT_FOUND", "Session not found", sessionId);
+        }
+        send({ type: "subscribed", sessionId });
+        send({ type: "session_update", sessionId, data: await sessionUpdateData(db.db, session) });
+        if (entry.cancelled) return;
+        const ended = ["completed", "failed", "stopped"].includes(session.status) && !session.verdictPending;
+        if (ended) {
+          // A finished session's end is replayed at once; nothing more will come.
+          send(await sessionEndEvent(db.db, session));
+          entry.unsubscribe();
+          subscriptions.delete(sessionId);
+          return;
+        }
+        live = true;
+        for (const event of buffered) send(event);
+      }
+
+      socket.on("message", (raw, isBinary) => {
         let msg: { type?: unknown; sessionId?: unknown };
         try {
           if (isBinary) throw new Error("binary");
@@ -81,8 +131,12 @@ export async function liveRoutes(app: FastifyInstance, { db, hub, maxConnections
           );
         }
         if (msg.type === "unsubscribe") {
-          subscriptions.get(sessionId)?.();
-          subscriptions.delete(sessionId);
+          const entry = subscriptions.get(sessionId);
+          if (entry) {
+            entry.cancelled = true;
+            entry.unsubscribe();
+            subscriptions.delete(sessionId);
+          }
           return send({ type: "unsubscribed", sessionId });
         }
         if (subscriptions.has(sessionId)) return send({ type: "subscribed", sessionId });
@@ -93,29 +147,20 @@ export async function liveRoutes(app: FastifyInstance, { db, hub, maxConnections
             sessionId,
           );
         }
-        // Another user's session is indistinguishable from one that does not exist.
-        const [session] = UUID_RE.test(sessionId)
-          ? await db.db
-              .select({ id: sessions.id, status: sessions.status, userId: sessions.userId })
-              .from(sessions)
-              .where(and(eq(sessions.id, sessionId), eq(sessions.userId, user.id)))
-          : [];
-        if (!session) return sendError("RESOURCE_NOT_FOUND", "Session not found", sessionId);
-        if (socket.readyState !== socket.OPEN) return;
-        subscriptions.set(
-          sessionId,
-          hub.subscribe(sessionId, (event: SessionEvent, ownerId: string) => {
-            if (ownerId === user.id) send(event);
-          }),
-        );
-        send({ type: "subscribed", sessionId });
-        // The current state, so a late subscriber does not wait for the next change.
-        send({ type: "session_update", sessionId, data: await sessionUpdateData(db.db, session) });
+        subscribe(sessionId).catch((error) => {
+          request.log.error({ err: error, sessionId }, "subscribe failed");
+          subscriptions.get(sessionId)?.unsubscribe();
+          subscriptions.delete(sessionId);
+          sendError("VALIDATION_ERROR", "Subscription failed; try again", sessionId);
+        });
       });
 
       socket.on("close", () => {
         clearInterval(ping);
-        for (const unsubscribe of subscriptions.values()) unsubscribe();
+        for (const entry of subscriptions.values()) {
+          entry.cancelled = true;
+          entry.unsubscribe();
+        }
         subscriptions.clear();
         open.delete(socket);
         if (open.size === 0) byUser.delete(user.id);
