@@ -1,6 +1,8 @@
 // MimicClient, the SDK's entry point. Its resource properties (auth, personas, agents …) come from the
-// generated MimicResources; what is written here by hand is construction and the token.
+// generated MimicResources; what is written here by hand is construction, the token, and `sessions`, which
+// adds live events (subscribe, events) to the generated methods.
 import { MimicResources } from "./generated/resources.js";
+import { SessionsResource } from "./sessions.js";
 import { type ClientOptions, type TokenSource, Transport } from "./transport.js";
 
 /**
@@ -16,6 +18,9 @@ import { type ClientOptions, type TokenSource, Transport } from "./transport.js"
  * the property in a subclass: `override readonly sessions = new SessionsResource(this.transport)`.
  */
 export class MimicClient extends MimicResources {
+  /** Sessions: the generated methods plus live events (`subscribe`, `events`). */
+  override readonly sessions: SessionsResource = new SessionsResource(this.transport);
+
   constructor(options: ClientOptions) {
     super(new Transport(options));
   }

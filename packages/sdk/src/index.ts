@@ -20,7 +20,15 @@ export {
 export * from "./generated/resources.js";
 export type { components, operations, paths } from "./generated/schema.js";
 export type * from "./generated/types.js";
+export type {
+  SessionDataEvent,
+  SessionEvent,
+  SessionEventsOptions,
+  SubscribeOptions,
+} from "./live.js";
 export { type Page, type PageItem, PagePromise } from "./pagination.js";
+// After the generated resources: this SessionsResource, with live events, is the one MimicClient has.
+export { SessionsResource } from "./sessions.js";
 export type {
   CallInit,
   CallResult,
@@ -29,4 +37,6 @@ export type {
   RequestOptions,
   TokenSource,
   Transport,
+  WebSocketConstructor,
+  WebSocketLike,
 } from "./transport.js";

@@ -26,7 +26,31 @@ export interface ClientOptions {
   timeoutMs?: number | undefined;
   /** Headers sent with every request. */
   headers?: Record<string, string> | undefined;
+  /**
+   * The WebSocket class for live events (`sessions.subscribe`), for environments that have none or to
+   * instrument it. It is used like the browser's: the token travels as `?token=` in the URL. By default the
+   * SDK takes `globalThis.WebSocket`, or in Node 20 (which has none) the `ws` package, sending the token in
+   * the `Authorization` header.
+   */
+  webSocket?: WebSocketConstructor | undefined;
 }
+
+/** A listener the WebSocket calls; declared as a method so that the DOM's and `ws`'s event types both fit. */
+type Listener<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
+
+/** The part of the standard WebSocket API the SDK uses (browsers' WebSocket and `ws` both provide it). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: Listener<unknown> | null;
+  onmessage: Listener<{ data: unknown }> | null;
+  onclose: Listener<{ code: number; reason: string }> | null;
+  onerror: Listener<unknown> | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket class: `new (url, protocols?)`, like the browser's. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** Per-call settings, the last argument of every SDK method. */
 export interface RequestOptions {
@@ -103,6 +127,8 @@ export class Transport {
   readonly #fetch: FetchLike;
   readonly #maxRetries: number;
   readonly #timeoutMs: number;
+  /** The `webSocket` option, if given. */
+  readonly webSocket: WebSocketConstructor | undefined;
 
   constructor(options: ClientOptions) {
     if (typeof options?.baseUrl !== "string")
@@ -114,6 +140,7 @@ export class Transport {
     this.#fetch = custom ?? ((input, init) => globalThis.fetch(input, init));
     this.#maxRetries = checkRetries(options.maxRetries ?? DEFAULT_MAX_RETRIES, "maxRetries");
     this.#timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, "timeoutMs");
+    this.webSocket = options.webSocket;
     this.api = createClient<paths>({
       baseUrl: this.baseUrl,
       headers: options.headers,
@@ -123,11 +150,17 @@ export class Transport {
     this.api.use({
       onRequest: async ({ request }) => {
         if (request.headers.has("authorization")) return undefined;
-        const token = typeof this.#token === "function" ? await this.#token() : this.#token;
+        const token = await this.token();
         if (token) request.headers.set("authorization", `Bearer ${token}`);
         return undefined;
       },
     });
+  }
+
+  /** The token to send now: the string given, or what the token function returns (awaited). */
+  async token(): Promise<string | undefined> {
+    const token = typeof this.#token === "function" ? await this.#token() : this.#token;
+    return token || undefined;
   }
 
   /** Replaces the token for the requests that follow (`undefined` sends none). */

@@ -24,6 +24,15 @@ describe("src", () => {
     expect(foreign).toEqual([]);
   });
 
+  it("loads one module dynamically: ws, in live.ts, where no WebSocket class exists (Node 20)", () => {
+    // live.ts reaches `import("ws")` only when neither the webSocket option nor globalThis.WebSocket is there,
+    // which never happens in a browser. Statically (types included), ws is refused by the test above.
+    const dynamic = sources.flatMap(({ file, text }) =>
+      [...code(text).matchAll(/\bimport\s*\(\s*([^)]*)\)/g)].map((match) => ({ file, specifier: match[1]! })),
+    );
+    expect(dynamic).toEqual([{ file: "live.ts", specifier: '"ws"' }]);
+  });
+
   it("uses no Node globals", () => {
     const offenders = sources.filter(({ text }) =>
       /\b(process|Buffer|require|__dirname|global)\b/.test(code(text)),
