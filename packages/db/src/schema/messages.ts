@@ -28,7 +28,9 @@ export const messages = pgTable(
   (t) => [
     index("messages_session_idx").on(t.sessionId, t.timestamp, t.seq),
     index("messages_search_idx").using("gin", t.search),
-    index("messages_agent_latency_idx").on(t.sessionId).where(sql`${t.senderType} = 'agent' and ${t.latencyMs} is not null`),
+    index("messages_agent_latency_idx")
+      .on(t.sessionId)
+      .where(sql`${t.senderType} = 'agent' and ${t.latencyMs} is not null`),
   ],
 );
 

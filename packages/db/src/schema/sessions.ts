@@ -91,7 +91,9 @@ export const sessions = pgTable(
     index("sessions_user_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
     index("sessions_agent_idx").on(t.agentId, t.createdAt),
     index("sessions_persona_idx").on(t.personaId, t.createdAt),
-    index("sessions_due_idx").on(t.nextTurnAt).where(sql`${t.status} in ('pending', 'active') or ${t.verdictPending}`),
+    index("sessions_due_idx")
+      .on(t.nextTurnAt)
+      .where(sql`${t.status} in ('pending', 'active') or ${t.verdictPending}`),
     index("sessions_group_idx").on(t.groupId).where(sql`${t.groupId} is not null`),
   ],
 );
