@@ -1,0 +1,136 @@
+// API throughput on a real listening server, each scenario as a ratio of the no-database baseline
+// (GET /health) measured in the same run. Figures, not assertions: compare ratios across commits.
+// The database is fresh for the run (see db.ts), so repeated runs against one PostgreSQL server stay comparable.
+import type { AddressInfo } from "node:net";
+import autocannon from "autocannon";
+import { buildApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { cleanup, openBenchDb } from "./db.js";
+
+export interface ApiBenchOptions {
+  /** Seconds per scenario. */
+  duration: number;
+  /** Concurrent autocannon connections. */
+  connections: number;
+  /** PostgreSQL URL; undefined → in-memory PGlite. */
+  databaseUrl: string | undefined;
+}
+
+interface Scenario {
+  name: string;
+  method?: "GET" | "POST";
+  path: string;
+  body?: unknown;
+  auth?: string;
+}
+
+export async function runApiBench({ duration, connections, databaseUrl }: ApiBenchOptions) {
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: "test",
+    MIMIC_RATE_LIMIT_USER: "1000000000",
+    MIMIC_RATE_LIMIT_ANON: "1000000000",
+    MIMIC_RATE_LIMIT_LOGIN: "1000000000",
+  });
+  const db = await openBenchDb(databaseUrl, 20);
+  const app = await buildApp({
+    config,
+    db,
+    jwtSecret: "bench-secret-bench-secret-bench-secret-0000",
+    logger: false,
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, body?: unknown, token?: string) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(body ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body ? JSON.stringify(body) : null,
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<Record<string, unknown>>;
+  }
+
+  const registered = (await call("POST", "/api/auth/register", {
+    email: `bench-${Date.now()}@example.com`,
+    password: "bench-password",
+  })) as { access_token: string; user: { id: string } };
+  const token = registered.access_token;
+  try {
+    const { key } = (await call("POST", "/api/auth/api-keys", { name: "bench" }, token)) as { key: string };
+    const personaBody = {
+      name: "Bench persona",
+      prompt: "You are a customer whose parcel is late.",
+      traits: { urgency: "high" },
+    };
+    let personaId = "";
+    for (let i = 0; i < 200; i++)
+      personaId = (await call("POST", "/api/personas", personaBody, token)).id as string;
+    const agent = await call(
+      "POST",
+      "/api/agents",
+      {
+        name: "Bench bot",
+        type: "webhook",
+        config: { webhook_url: "https://bot.example.com/hook", secret: "whsec_0123456789" },
+      },
+      token,
+    );
+
+    const scenarios: Scenario[] = [
+      { name: "GET /health (baseline, no database)", path: "/health" },
+      { name: "GET /api/personas/{id} (JWT)", path: `/api/personas/${personaId}`, auth: token },
+      { name: "GET /api/agents/{id} (API key)", path: `/api/agents/${agent.id}`, auth: key },
+      { name: "GET /api/personas?limit=20 (page + count)", path: "/api/personas?limit=20", auth: token },
+      {
+        name: "POST /api/personas (insert)",
+        method: "POST",
+        path: "/api/personas",
+        body: personaBody,
+        auth: token,
+      },
+    ];
+
+    const rows: { name: string; rps: number; p50: number; p99: number; errors: number }[] = [];
+    for (const s of scenarios) {
+      console.error(`api: ${s.name} (${duration} s)…`);
+      const result = await autocannon({
+        url: `${base}${s.path}`,
+        method: s.method ?? "GET",
+        connections,
+        duration,
+        headers: {
+          ...(s.auth ? { authorization: `Bearer ${s.auth}` } : {}),
+          ...(s.body ? { "content-type": "application/json" } : {}),
+        },
+        ...(s.body ? { body: JSON.stringify(s.body) } : {}),
+      });
+      rows.push({
+        name: s.name,
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors: result.errors + result.non2xx,
+      });
+    }
+
+    const baseline = rows[0]!.rps;
+    console.log(`\nMimic API bench — ${db.label}, ${connections} connections, ${duration}s per scenario\n`);
+    console.log(
+      `${"scenario".padEnd(44)} ${"req/s".padStart(9)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"× baseline".padStart(11)} errors`,
+    );
+    for (const r of rows) {
+      console.log(
+        `${r.name.padEnd(44)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${(r.rps / baseline).toFixed(3).padStart(11)} ${r.errors}`,
+      );
+    }
+  } finally {
+    await app.close();
+    await cleanup(db, [registered.user.id]);
+    await db.close();
+  }
+}
