@@ -91,6 +91,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     bodyLimit: config.bodyLimit,
     requestTimeout: 30_000,
+    // Closing waits for the engine's turns in flight (up to 8 s): leave room for it.
+    pluginTimeout: 30_000,
     connectionTimeout: 60_000,
     trustProxy: config.trustProxy,
     logController: new LogController({

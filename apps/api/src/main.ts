@@ -20,7 +20,9 @@ async function main() {
   }
 
   const db = createDb(
-    config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDir, "pg") },
+    config.databaseUrl
+      ? { url: config.databaseUrl, maxConnections: 20 }
+      : { dataDir: join(config.dataDir, "pg") },
   );
   await db.migrate();
   // MIMIC_ROLE: "all" serves HTTP and runs the engine, "api" only serves, "worker" only runs the engine.

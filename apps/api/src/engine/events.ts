@@ -28,27 +28,65 @@ export type SessionEvent =
       data: { reason: string; status: string; duration: number; messageCount: number; result?: unknown };
     };
 
+/** One NOTIFY payload: a transaction's events for one user (a big message travels by id and is read back). */
 interface Envelope {
-  /** Owner of the session: the hub only hands events to that user's sockets. */
   userId: string;
-  event?: SessionEvent;
-  /** A new_message too large for a NOTIFY payload (8000 bytes) travels by id and is read back. */
-  messageRef?: string;
-  sessionId?: string;
+  events: (SessionEvent | { ref: string; sessionId: string })[];
 }
 
+/** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD = 7500;
 
-export async function notify(tx: Executor, userId: string, event: SessionEvent) {
-  let payload = JSON.stringify({ userId, event } satisfies Envelope);
-  if (Buffer.byteLength(payload) > MAX_PAYLOAD && event.type === "new_message") {
-    payload = JSON.stringify({
-      userId,
-      messageRef: event.data.id,
-      sessionId: event.sessionId,
-    } satisfies Envelope);
+/**
+ * Collects the events of one transaction and sends them with as few NOTIFYs as fit (usually one), delivered on
+ * commit. A turn writes a message, updates the session and announces both for the cost of one statement.
+ */
+export class Outbox {
+  private readonly pending: { userId: string; event: SessionEvent }[] = [];
+  private wakeRunners = false;
+
+  add(userId: string, event: SessionEvent) {
+    this.pending.push({ userId, event });
   }
-  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${payload})`);
+
+  /** Ask runners to claim work now (a session became due). */
+  wake() {
+    this.wakeRunners = true;
+  }
+
+  async flush(tx: Executor) {
+    const payloads: string[] = [];
+    let current: Envelope | undefined;
+    let size = 0;
+    for (const { userId, event } of this.pending) {
+      let item: Envelope["events"][number] = event;
+      let text = JSON.stringify(item);
+      if (Buffer.byteLength(text) > MAX_PAYLOAD - 200 && event.type === "new_message") {
+        item = { ref: event.data.id, sessionId: event.sessionId };
+        text = JSON.stringify(item);
+      }
+      const bytes = Buffer.byteLength(text);
+      if (!current || current.userId !== userId || size + bytes > MAX_PAYLOAD) {
+        if (current) payloads.push(JSON.stringify(current));
+        current = { userId, events: [] };
+        size = 100;
+      }
+      current.events.push(item);
+      size += bytes + 1;
+    }
+    if (current) payloads.push(JSON.stringify(current));
+    this.pending.length = 0;
+    for (const payload of payloads) await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${payload})`);
+    if (this.wakeRunners) await tx.execute(sql`select pg_notify(${WAKE_CHANNEL}, '')`);
+    this.wakeRunners = false;
+  }
+}
+
+/** Sends one event now (within `tx`, so on commit). */
+export async function notify(tx: Executor, userId: string, event: SessionEvent) {
+  const outbox = new Outbox();
+  outbox.add(userId, event);
+  await outbox.flush(tx);
 }
 
 export async function wake(tx: Executor) {
@@ -62,6 +100,7 @@ export class EventHub {
   private readonly bySession = new Map<string, Set<EventListener>>();
   private readonly all = new Set<EventListener>();
   private unlisten: (() => Promise<void>) | undefined;
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: MimicDb,
@@ -70,7 +109,8 @@ export class EventHub {
 
   async start() {
     this.unlisten = await this.db.listen(EVENTS_CHANNEL, (payload) => {
-      this.dispatch(payload).catch(this.onError);
+      // One at a time, in arrival order: a message read back by id must not be overtaken by later events.
+      this.chain = this.chain.then(() => this.dispatch(payload)).catch(this.onError);
     });
   }
 
@@ -104,15 +144,18 @@ export class EventHub {
 
   private async dispatch(payload: string) {
     const envelope = JSON.parse(payload) as Envelope;
-    let event = envelope.event;
-    if (!event && envelope.messageRef && envelope.sessionId) {
-      const [row] = await this.db.db.select().from(messages).where(eq(messages.id, envelope.messageRef));
-      if (!row) return;
-      event = { type: "new_message", sessionId: envelope.sessionId, data: toMessageData(row) };
+    for (const item of envelope.events) {
+      let event: SessionEvent | undefined;
+      if ("ref" in item) {
+        const [row] = await this.db.db.select().from(messages).where(eq(messages.id, item.ref));
+        if (row) event = { type: "new_message", sessionId: item.sessionId, data: toMessageData(row) };
+      } else {
+        event = item;
+      }
+      if (!event) continue;
+      for (const listener of this.all) listener(event, envelope.userId);
+      for (const listener of this.bySession.get(event.sessionId) ?? []) listener(event, envelope.userId);
     }
-    if (!event) return;
-    for (const listener of this.all) listener(event, envelope.userId);
-    for (const listener of this.bySession.get(event.sessionId) ?? []) listener(event, envelope.userId);
   }
 }
 

@@ -9,13 +9,14 @@ import { backoffMs, OutboundError, type OutboundPolicy, sleep } from "./outbound
 import type { PersonaProvider } from "./persona/types.js";
 import {
   activate,
+  awaitGreeting,
   claimDue,
   completeDelivery,
   completeVerdict,
   finishSession,
   loadTurnState,
-  messageCount,
   releaseAll,
+  releaseClaimed,
   releaseLease,
   renewLease,
   type TurnState,
@@ -23,6 +24,9 @@ import {
   writeSystemNote,
 } from "./session-store.js";
 import { computeVerdict, type Judge } from "./verdict.js";
+
+/** How long a freshly connected agent may take to greet before the persona speaks (seconds). */
+const GREETING_WINDOW_S = 1;
 
 export interface RunnerOptions {
   db: MimicDb;
@@ -67,13 +71,20 @@ export class Runner {
   }
 
   /** Stops claiming, waits for the turns in flight (up to `graceMs`), then hands back every lease. */
-  async stop(graceMs = 10_000) {
+  async stop(graceMs = 8_000) {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.timer);
     await this.unlisten?.();
     await this.ticking;
-    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(graceMs)]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => {
+        grace = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(grace);
     await releaseAll(this.options.db.db, this.owner);
     for (const adapter of Object.values(this.options.adapters)) await adapter?.shutdown?.();
   }
@@ -111,10 +122,20 @@ export class Runner {
       this.options.log.error({ err: error }, "claiming due sessions failed");
       return;
     }
+    if (!this.running) {
+      // Stopped while claiming: hand these back untouched rather than start turns that cannot finish.
+      await releaseClaimed(
+        this.options.db.db,
+        claimed.map((s) => s.id),
+        this.owner,
+      );
+      return;
+    }
     const now = Date.now();
     for (const session of claimed) {
       if (session.nextTurnAt) {
-        if (this.lagSamples.length >= 100_000) this.lagSamples.shift();
+        // Bounded: past 100k samples the older half goes (amortised O(1), unlike shifting one at a time).
+        if (this.lagSamples.length >= 100_000) this.lagSamples.splice(0, 50_000);
         this.lagSamples.push(Math.max(0, now - session.nextTurnAt.getTime()));
       }
       const work = session.verdictPending ? this.judgeSession(session) : this.playTurn(session.id);
@@ -162,6 +183,14 @@ export class Runner {
           await this.fail(sessionId, error);
           return;
         }
+        // The agent may speak first: give its greeting a moment before the persona opens.
+        await awaitGreeting(
+          db.db,
+          sessionId,
+          this.owner,
+          Math.min(session.config.replyTimeout, GREETING_WINDOW_S),
+        );
+        return;
       }
     }
 
@@ -171,7 +200,7 @@ export class Runner {
       await this.end(state, "completed", "duration limit reached");
       return;
     }
-    const counted = await messageCount(db.db, sessionId);
+    const counted = state.transcript.filter((m) => m.senderType !== "system").length;
     if (counted >= config.maxMessages) {
       await this.end(state, "completed", "message limit reached");
       return;
@@ -184,6 +213,7 @@ export class Runner {
         ? [...state.transcript].reverse().find((m) => m.senderType === "persona")
         : undefined;
     let goalReached = false;
+    let freshlyWritten = false;
 
     if (!message) {
       const last = state.transcript.at(-1);
@@ -222,13 +252,26 @@ export class Runner {
         return;
       }
       goalReached = next.goalReached;
-      message = await writePersonaMessage(db.db, sessionId, this.owner, next.content, next.usage);
+      message = await writePersonaMessage(
+        db.db,
+        sessionId,
+        this.owner,
+        next.content,
+        next.usage,
+        this.options.leaseMs,
+      );
       if (!message) return;
+      freshlyWritten = true;
     }
 
     let result: Awaited<ReturnType<AgentAdapter["deliver"]>> | undefined;
     for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      if (!(await renewLease(db.db, sessionId, this.owner, this.options.leaseMs))) return;
+      // The lease was just renewed when the message was written; a retry (or a redelivery) renews it again.
+      if (
+        !(attempt === 0 && freshlyWritten) &&
+        !(await renewLease(db.db, sessionId, this.owner, this.options.leaseMs))
+      )
+        return;
       try {
         result = await adapter.deliver({ ...base, message });
         break;

@@ -1,6 +1,7 @@
-// Every state change of a running session, each in one transaction with the events it causes.
-// Writes by the engine are guarded by `status in (pending, active)` and the worker's lease, so a session that
-// was stopped, or taken over after a crash, is never written by a worker that lost it.
+// Every state change of a running session, each in one transaction with the events it causes (sent with one
+// NOTIFY on commit). Writes by the engine are guarded by `status in (pending, active)` and the worker's lease, so
+// a session that was stopped, or taken over after a crash, is never written by a worker that lost it.
+// Message counts and the last message time live on the session row, kept by a trigger on messages.
 import {
   agents,
   type Database,
@@ -12,44 +13,49 @@ import {
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { and, asc, count, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
-import { notify, toMessageData, wake } from "./events.js";
+import { and, asc, eq, inArray, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
 
 const RUNNING = ["pending", "active"] as const;
-const COUNTED = ["persona", "agent"] as const;
+const isRunning = (status: Session["status"]) => (RUNNING as readonly string[]).includes(status);
 
-export async function messageCount(tx: Executor, sessionId: string): Promise<number> {
-  const [row] = await tx
-    .select({ n: count() })
-    .from(messages)
-    .where(and(eq(messages.sessionId, sessionId), inArray(messages.senderType, [...COUNTED])));
-  return Number(row?.n ?? 0);
-}
+const ms = (value: number) => sql`${`${Math.round(value)} milliseconds`}::interval`;
 
-async function lastMessageAt(tx: Executor, sessionId: string): Promise<string | null> {
-  const [row] = await tx
-    .select({ at: sql<Date | string | null>`max(${messages.timestamp})` })
-    .from(messages)
-    .where(eq(messages.sessionId, sessionId));
-  return row?.at ? new Date(row.at).toISOString() : null;
-}
-
-/** The seed's session_update data: status, message count, time of the last message. */
-export async function sessionUpdateData(tx: Executor, session: Pick<Session, "id" | "status">) {
+/** The seed's session_update data, from the session row (counts kept by the database). */
+export function sessionUpdateData(session: Pick<Session, "status" | "messageCount" | "lastMessageAt">) {
   return {
     status: session.status,
-    messageCount: await messageCount(tx, session.id),
-    lastMessage: await lastMessageAt(tx, session.id),
+    messageCount: session.messageCount,
+    lastMessage: session.lastMessageAt ? session.lastMessageAt.toISOString() : null,
   };
 }
 
-export async function notifyUpdate(tx: Executor, session: Pick<Session, "id" | "userId" | "status">) {
-  await notify(tx, session.userId, {
-    type: "session_update",
-    sessionId: session.id,
-    data: await sessionUpdateData(tx, session),
-  });
+const updateEvent = (session: Session) =>
+  ({ type: "session_update", sessionId: session.id, data: sessionUpdateData(session) }) as const;
+
+/** The seed's session_end event for an ended session (its verdict included when there is one). */
+export function sessionEndEvent(row: Session) {
+  const started = row.startedAt ?? row.createdAt;
+  return {
+    type: "session_end" as const,
+    sessionId: row.id,
+    data: {
+      reason: row.reason ?? row.status,
+      status: row.status,
+      duration: Math.round(((row.endedAt ?? new Date()).getTime() - started.getTime()) / 1000),
+      messageCount: row.messageCount,
+      ...(row.result ? { result: row.result } : {}),
+    },
+  };
+}
+
+/** Announces new sessions (their first session_update) and wakes the runners. */
+export async function announceNew(tx: Executor, rows: Session[]) {
+  const outbox = new Outbox();
+  for (const row of rows) outbox.add(row.userId, updateEvent(row));
+  outbox.wake();
+  await outbox.flush(tx);
 }
 
 /** Claims up to `limit` due sessions for `owner`: FOR UPDATE SKIP LOCKED, so workers never share one. */
@@ -75,10 +81,13 @@ export async function claimDue(
     .for("update", { skipLocked: true });
   return db
     .update(sessions)
-    .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
     .where(inArray(sessions.id, due))
     .returning();
 }
+
+const owned = (sessionId: string, owner: string): SQL =>
+  and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING]))!;
 
 export async function renewLease(
   db: Database,
@@ -88,12 +97,19 @@ export async function renewLease(
 ): Promise<boolean> {
   const rows = await db
     .update(sessions)
-    .set({ leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
-    .where(
-      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
-    )
+    .set({ leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
+    .where(owned(sessionId, owner))
     .returning({ id: sessions.id });
   return rows.length > 0;
+}
+
+/** Gives back sessions just claimed, untouched (the runner is stopping). */
+export async function releaseClaimed(db: Database, ids: string[], owner: string) {
+  if (ids.length === 0) return;
+  await db
+    .update(sessions)
+    .set({ leaseOwner: null, leaseExpiresAt: null })
+    .where(and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner)));
 }
 
 /** Gives back every lease this worker holds (graceful shutdown): another worker picks the sessions up at once. */
@@ -121,9 +137,7 @@ export async function loadTurnState(
     .from(sessions)
     .innerJoin(personas, eq(personas.id, sessions.personaId))
     .innerJoin(agents, eq(agents.id, sessions.agentId))
-    .where(
-      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
-    );
+    .where(owned(sessionId, owner));
   if (!row) return undefined;
   const transcript = await db
     .select()
@@ -133,18 +147,6 @@ export async function loadTurnState(
   return { ...row, transcript };
 }
 
-/** Locks the session row if this worker still holds it and it is still running. */
-async function lockOwned(tx: Executor, sessionId: string, owner: string) {
-  const [row] = await tx
-    .select()
-    .from(sessions)
-    .where(
-      and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
-    )
-    .for("update");
-  return row;
-}
-
 export async function activate(db: Database, sessionId: string, owner: string): Promise<Session | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
@@ -152,35 +154,70 @@ export async function activate(db: Database, sessionId: string, owner: string): 
       .set({ status: "active", startedAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), eq(sessions.status, "pending")))
       .returning();
-    if (row) await notifyUpdate(tx, row);
+    if (row) {
+      const outbox = new Outbox();
+      outbox.add(row.userId, updateEvent(row));
+      await outbox.flush(tx);
+    }
     return row;
   });
 }
 
-async function insertMessage(
-  tx: Executor,
-  session: Pick<Session, "id" | "userId">,
-  values: {
-    id: string;
-    senderType: "persona" | "agent" | "system";
-    content: string;
-    turn: number | null;
-    latencyMs?: number | null;
-    timestamp?: Date;
-  },
-): Promise<Message | undefined> {
-  const [row] = await tx
+type MessageValues = {
+  id: string;
+  senderType: "persona" | "agent" | "system";
+  content: string;
+  turn: number | null;
+  latencyMs?: number | null;
+  timestamp?: Date;
+};
+
+/** Inserts messages; ids already stored are skipped. Returns the new rows in transcript order. */
+async function insertRows(tx: Executor, sessionId: string, values: MessageValues[]): Promise<Message[]> {
+  if (values.length === 0) return [];
+  const rows = await tx
     .insert(messages)
-    .values({ ...values, sessionId: session.id })
+    .values(values.map((v) => ({ ...v, sessionId })))
     .onConflictDoNothing({ target: messages.id })
     .returning();
-  if (row)
-    await notify(tx, session.userId, {
-      type: "new_message",
-      sessionId: session.id,
-      data: toMessageData(row),
+  return rows.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq);
+}
+
+function announceMessages(outbox: Outbox, userId: string, rows: Message[]) {
+  for (const row of rows)
+    outbox.add(userId, { type: "new_message", sessionId: row.sessionId, data: toMessageData(row) });
+}
+
+/** Inserts messages and queues their new_message events. */
+async function insertMessages(
+  tx: Executor,
+  session: Pick<Session, "id" | "userId">,
+  values: MessageValues[],
+  outbox: Outbox,
+) {
+  const rows = await insertRows(tx, session.id, values);
+  announceMessages(outbox, session.userId, rows);
+  return rows;
+}
+
+class NotOurs extends Error {}
+
+/** A transaction that rolls back, returning undefined, when the session turned out not to be ours any more. */
+async function ifOurs<T>(
+  db: Database,
+  work: (tx: Executor, outbox: Outbox) => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await db.transaction(async (tx) => {
+      const outbox = new Outbox();
+      const result = await work(tx, outbox);
+      await outbox.flush(tx);
+      return result;
     });
-  return row;
+  } catch (error) {
+    if (error instanceof NotOurs) return undefined;
+    throw error;
+  }
 }
 
 /** A system note in the transcript (no reply within the timeout …), written once per turn. */
@@ -192,21 +229,25 @@ export async function writeSystemNote(
   key: string,
   content: string,
 ) {
-  await db.transaction(async (tx) => {
-    const session = await lockOwned(tx, sessionId, owner);
-    if (!session) return;
-    await insertMessage(tx, session, {
-      id: stableId(sessionId, key, turn),
-      senderType: "system",
-      content,
-      turn,
-    });
+  await ifOurs(db, async (tx, outbox) => {
+    const [session] = await tx
+      .update(sessions)
+      .set({ updatedAt: sql`now()` })
+      .where(owned(sessionId, owner))
+      .returning();
+    if (!session) throw new NotOurs();
+    await insertMessages(
+      tx,
+      session,
+      [{ id: stableId(sessionId, key, turn), senderType: "system", content, turn }],
+      outbox,
+    );
   });
 }
 
 /**
- * Records the persona's next message and moves the session to `delivering`. The id is derived from the
- * session and turn: a turn replayed after a crash inserts nothing new.
+ * Records the persona's next message and moves the session to `delivering` (lease renewed). The id is derived
+ * from the session and turn: a turn replayed after a crash inserts nothing new.
  */
 export async function writePersonaMessage(
   db: Database,
@@ -214,48 +255,58 @@ export async function writePersonaMessage(
   owner: string,
   content: string,
   usage: { promptTokens: number; completionTokens: number } | undefined,
+  leaseMs: number,
 ): Promise<Message | undefined> {
-  return db.transaction(async (tx) => {
-    const session = await lockOwned(tx, sessionId, owner);
-    if (!session) return undefined;
-    const message = await insertMessage(tx, session, {
-      id: stableId(sessionId, "persona", session.turn),
-      senderType: "persona",
-      content,
-      turn: session.turn,
-    });
-    const [updated] = await tx
+  return ifOurs(db, async (tx, outbox) => {
+    const [session] = await tx
       .update(sessions)
       .set({
-        turn: session.turn + 1,
+        turn: sql`${sessions.turn} + 1`,
         phase: "delivering",
-        awaitingSince: message?.timestamp ?? sql`now()`,
-        promptTokens: session.promptTokens + (usage?.promptTokens ?? 0),
-        completionTokens: session.completionTokens + (usage?.completionTokens ?? 0),
+        awaitingSince: sql`now()`,
+        leaseExpiresAt: sql`now() + ${ms(leaseMs)}`,
+        promptTokens: sql`${sessions.promptTokens} + ${usage?.promptTokens ?? 0}`,
+        completionTokens: sql`${sessions.completionTokens} + ${usage?.completionTokens ?? 0}`,
         updatedAt: sql`now()`,
       })
-      .where(eq(sessions.id, sessionId))
+      .where(owned(sessionId, owner))
       .returning();
-    await notifyUpdate(tx, updated!);
-    return (
-      message ??
-      (
-        await tx
-          .select()
-          .from(messages)
-          .where(eq(messages.id, stableId(sessionId, "persona", session.turn)))
-      )[0]
+    if (!session) throw new NotOurs();
+    const turn = session.turn - 1;
+    const id = stableId(sessionId, "persona", turn);
+    // now() is the transaction's time: the message's timestamp equals awaitingSince.
+    const [inserted] = await insertMessages(
+      tx,
+      session,
+      [{ id, senderType: "persona", content, turn, timestamp: session.awaitingSince! }],
+      outbox,
     );
+    const message = inserted ?? (await tx.select().from(messages).where(eq(messages.id, id)))[0]!;
+    outbox.add(session.userId, {
+      type: "session_update",
+      sessionId,
+      data: {
+        status: session.status,
+        messageCount: session.messageCount + (inserted ? 1 : 0),
+        lastMessage: message.timestamp.toISOString(),
+      },
+    });
+    return message;
   });
 }
 
-/** The next turn is due after `seconds`, but never after the session's end of duration. */
-const dueIn = (seconds: number) =>
-  sql`least(now() + ${`${Math.round(seconds * 1000)} milliseconds`}::interval, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
+/** The next turn is due after `seconds` (a number, or the session config's field), never after the end of duration. */
+const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
+  const after =
+    typeof seconds === "number"
+      ? ms(seconds * 1000)
+      : sql`((${sessions.config}->>${seconds})::float8 * interval '1 second')`;
+  return sql`least(now() + ${after}, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
+};
 
 /**
  * The persona message reached the agent. Synchronous replies are recorded now; if more may come (`open`),
- * the session waits for them until the reply timeout.
+ * the session waits for them until the reply timeout. Ends the session when a limit or the goal is reached.
  */
 export async function completeDelivery(
   db: Database,
@@ -267,42 +318,65 @@ export async function completeDelivery(
   /** The persona reached its goal with this message: end the session in the same transaction. */
   goalReached = false,
 ): Promise<{ session: Session; ended: boolean } | undefined> {
-  return db.transaction(async (tx) => {
-    const session = await lockOwned(tx, sessionId, owner);
-    if (!session) return undefined;
-    const turn = delivered.turn ?? session.turn - 1;
+  return ifOurs(db, async (tx, outbox) => {
+    const turn = delivered.turn ?? 0;
     const latencyMs = Math.max(0, Date.now() - delivered.timestamp.getTime());
-    for (const [i, content] of replies.entries()) {
-      await insertMessage(tx, session, {
+    // Written first; if the session is not ours any more, the guarded update below finds nothing and all of
+    // this rolls back.
+    const rows = await insertRows(
+      tx,
+      sessionId,
+      replies.map((content, i) => ({
         id: stableId(sessionId, "agent", turn, i),
-        senderType: "agent",
+        senderType: "agent" as const,
         content,
         turn,
         latencyMs,
-      });
-    }
+      })),
+    );
     const waiting = open && replies.length === 0;
-    const [updated] = await tx
+    const [session] = await tx
       .update(sessions)
       .set({
         phase: waiting ? "awaiting_reply" : "idle",
         failures: 0,
-        nextTurnAt: waiting ? dueIn(session.config.replyTimeout) : dueIn(session.config.messageInterval),
         leaseOwner: null,
         leaseExpiresAt: null,
+        nextTurnAt: dueIn(waiting ? "replyTimeout" : "messageInterval"),
         updatedAt: sql`now()`,
       })
-      .where(eq(sessions.id, sessionId))
+      .where(owned(sessionId, owner))
       .returning();
-    if (goalReached) {
-      return { session: (await endIn(tx, sessionId, "completed", "goal reached"))!, ended: true };
-    }
-    if ((await messageCount(tx, sessionId)) >= session.config.maxMessages) {
-      return { session: (await endIn(tx, sessionId, "completed", "message limit reached"))!, ended: true };
-    }
-    if (replies.length) await notifyUpdate(tx, updated!);
-    return { session: updated!, ended: false };
+    if (!session) throw new NotOurs();
+    announceMessages(outbox, session.userId, rows);
+    const reason = goalReached
+      ? "goal reached"
+      : session.messageCount >= session.config.maxMessages
+        ? "message limit reached"
+        : undefined;
+    if (reason)
+      return { session: (await endIn(tx, sessionId, "completed", reason, undefined, outbox))!, ended: true };
+    if (rows.length) outbox.add(session.userId, updateEvent(session));
+    return { session, ended: false };
   });
+}
+
+/**
+ * The agent just got connected: wait up to `seconds` for it to speak first. Its greeting (recorded by
+ * appendMessages) schedules the persona's first message; without one, the persona starts when the wait ends.
+ */
+export async function awaitGreeting(db: Database, sessionId: string, owner: string, seconds: number) {
+  await db
+    .update(sessions)
+    .set({
+      phase: "awaiting_reply",
+      awaitingSince: sql`now()`,
+      nextTurnAt: dueIn(seconds),
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(owned(sessionId, owner));
 }
 
 /** Hands the session back without changing its state, due again after `delayMs`. */
@@ -318,7 +392,7 @@ export async function releaseLease(
     .set({
       leaseOwner: null,
       leaseExpiresAt: null,
-      nextTurnAt: sql`now() + ${`${delayMs} milliseconds`}::interval`,
+      nextTurnAt: sql`now() + ${ms(delayMs)}`,
       ...(failures !== undefined ? { failures } : {}),
     })
     .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner)));
@@ -347,62 +421,70 @@ export async function appendMessages(
   options: { requireRunning?: boolean } = {},
 ): Promise<{ messages: Message[]; created: number }> {
   return db.transaction(async (tx) => {
+    const outbox = new Outbox();
     const [session] = await tx.select().from(sessions).where(eq(sessions.id, sessionId)).for("update");
-    const running = !!session && RUNNING.includes(session.status as (typeof RUNNING)[number]);
+    const running = !!session && isRunning(session.status);
     if (!session || (options.requireRunning && !running))
       throw new SessionNotRunningError("the session is not running");
     const waitingFor =
       running && session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
-    const out: Message[] = [];
-    let created = 0;
-    let agentReplied = false;
-    for (const item of items) {
-      const id = item.id ?? crypto.randomUUID();
+    const now = Date.now();
+    const values: MessageValues[] = items.map((item) => {
       const isLiveReply = item.senderType === "agent" && item.timestamp === undefined;
-      const message = await insertMessage(tx, session, {
-        id,
+      return {
+        id: item.id ?? crypto.randomUUID(),
         senderType: item.senderType,
         content: item.content,
         turn: running && session.turn > 0 ? session.turn - 1 : null,
-        latencyMs: isLiveReply && waitingFor ? Math.max(0, Date.now() - waitingFor.getTime()) : null,
+        latencyMs: isLiveReply && waitingFor ? Math.max(0, now - waitingFor.getTime()) : null,
+        // Items of one call keep their order even within the same millisecond (seq breaks ties).
         ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
-      });
-      if (message) {
-        created++;
-        if (item.senderType === "agent") agentReplied = true;
-        out.push(message);
-        continue;
+      };
+    });
+    const inserted = await insertMessages(tx, session, values, outbox);
+    const byId = new Map(inserted.map((m) => [m.id, m]));
+    const missing = values.filter((v) => !byId.has(v.id)).map((v) => v.id);
+    if (missing.length) {
+      for (const existing of await tx.select().from(messages).where(inArray(messages.id, missing))) {
+        if (existing.sessionId !== sessionId)
+          throw new MessageIdTakenError(`message id ${existing.id} is already used`);
+        byId.set(existing.id, existing);
       }
-      const [existing] = await tx.select().from(messages).where(eq(messages.id, id));
-      if (existing?.sessionId !== sessionId)
-        throw new MessageIdTakenError(`message id ${id} is already used`);
-      out.push(existing);
     }
+    const agentReplied = inserted.some((m) => m.senderType === "agent");
+    let fresh: Session | undefined;
     if (agentReplied && running && session.phase === "awaiting_reply") {
-      const [updated] = await tx
+      [fresh] = await tx
         .update(sessions)
-        .set({ phase: "idle", nextTurnAt: dueIn(session.config.messageInterval), updatedAt: sql`now()` })
+        .set({ phase: "idle", nextTurnAt: dueIn("messageInterval"), updatedAt: sql`now()` })
         .where(eq(sessions.id, sessionId))
         .returning();
-      await notifyUpdate(tx, updated!);
-      await wake(tx);
-    } else if (created > 0) {
-      await notifyUpdate(tx, session);
+      outbox.wake();
+    } else if (inserted.length > 0) {
+      [fresh] = await tx.select().from(sessions).where(eq(sessions.id, sessionId));
     }
-    return { messages: out, created };
+    if (fresh) outbox.add(fresh.userId, updateEvent(fresh));
+    await outbox.flush(tx);
+    return { messages: values.map((v) => byId.get(v.id)!), created: inserted.length };
   });
 }
 
 export type EndStatus = "completed" | "failed" | "stopped";
 
-/** Ends a running session inside `tx` and announces it. Returns undefined when it was not running (or not ours). */
+/**
+ * Ends a running session inside `tx` and queues its events. Completed and failed sessions are then judged by
+ * the engine, which announces session_end with the verdict; a stopped session gets no verdict and ends here.
+ * Returns undefined when it was not running (or, with `owner`, not ours).
+ */
 export async function endIn(
   tx: Executor,
   sessionId: string,
   status: EndStatus,
   reason: string,
   owner?: string,
+  outbox?: Outbox,
 ) {
+  const judged = status !== "stopped";
   const [row] = await tx
     .update(sessions)
     .set({
@@ -410,10 +492,11 @@ export async function endIn(
       reason,
       endedAt: sql`now()`,
       updatedAt: sql`now()`,
-      nextTurnAt: null,
       leaseOwner: null,
       leaseExpiresAt: null,
       phase: "idle",
+      verdictPending: judged,
+      nextTurnAt: judged ? sql`now()` : null,
     })
     .where(
       and(
@@ -424,39 +507,26 @@ export async function endIn(
     )
     .returning();
   if (!row) return undefined;
-  await notifyUpdate(tx, row);
-  if (status === "stopped") {
-    // A stopped session gets no verdict: it ends here.
-    await notifyEnd(tx, row);
-  } else {
-    // The engine runs the checks next, then announces session_end with the verdict.
-    await tx
-      .update(sessions)
-      .set({ verdictPending: true, nextTurnAt: sql`now()` })
-      .where(eq(sessions.id, sessionId));
-    await wake(tx);
-  }
+  const box = outbox ?? new Outbox();
+  box.add(row.userId, updateEvent(row));
+  if (judged) box.wake();
+  else box.add(row.userId, sessionEndEvent(row));
+  if (!outbox) await box.flush(tx);
   return row;
 }
 
-/** The seed's session_end event for an ended session (its verdict included when there is one). */
-export async function sessionEndEvent(tx: Executor, row: Session) {
-  const started = row.startedAt ?? row.createdAt;
-  return {
-    type: "session_end" as const,
-    sessionId: row.id,
-    data: {
-      reason: row.reason ?? row.status,
-      status: row.status,
-      duration: Math.round(((row.endedAt ?? new Date()).getTime() - started.getTime()) / 1000),
-      messageCount: await messageCount(tx, row.id),
-      ...(row.result ? { result: row.result } : {}),
-    },
-  };
-}
-
-async function notifyEnd(tx: Executor, row: Session) {
-  await notify(tx, row.userId, await sessionEndEvent(tx, row));
+/**
+ * Ends a running session with its reason. `owner` limits the change to the worker holding the lease; without
+ * it (a user stopping the session, an agent being deleted) any running session ends.
+ */
+export function finishSession(
+  db: Database,
+  sessionId: string,
+  status: EndStatus,
+  reason: string,
+  owner?: string,
+) {
+  return db.transaction((tx) => endIn(tx, sessionId, status, reason, owner));
 }
 
 /** Stores the verdict of an ended session and announces session_end with it. */
@@ -476,20 +546,9 @@ export async function completeVerdict(db: Database, sessionId: string, owner: st
         and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), eq(sessions.verdictPending, true)),
       )
       .returning();
-    if (row) await notifyEnd(tx, row);
+    if (!row) return;
+    const outbox = new Outbox();
+    outbox.add(row.userId, sessionEndEvent(row));
+    await outbox.flush(tx);
   });
-}
-
-/**
- * Ends a running session with its reason. `owner` limits the change to the worker holding the lease; without
- * it (a user stopping the session, an agent being deleted) any running session ends.
- */
-export function finishSession(
-  db: Database,
-  sessionId: string,
-  status: EndStatus,
-  reason: string,
-  owner?: string,
-) {
-  return db.transaction((tx) => endIn(tx, sessionId, status, reason, owner));
 }

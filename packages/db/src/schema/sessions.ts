@@ -80,6 +80,9 @@ export const sessions = pgTable(
     failures: integer("failures").notNull().default(0),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
+    /** Persona and agent messages so far, and the time of the latest message: kept by a trigger on messages. */
+    messageCount: integer("message_count").notNull().default(0),
+    lastMessageAt: timestamp("last_message_at", { withTimezone: true, mode: "date" }),
     promptTokens: integer("prompt_tokens").notNull().default(0),
     completionTokens: integer("completion_tokens").notNull().default(0),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),

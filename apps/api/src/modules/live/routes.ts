@@ -97,12 +97,12 @@ export async function liveRoutes(
           return sendError("RESOURCE_NOT_FOUND", "Session not found", sessionId);
         }
         send({ type: "subscribed", sessionId });
-        send({ type: "session_update", sessionId, data: await sessionUpdateData(db.db, session) });
+        send({ type: "session_update", sessionId, data: sessionUpdateData(session) });
         if (entry.cancelled) return;
         const ended = ["completed", "failed", "stopped"].includes(session.status) && !session.verdictPending;
         if (ended) {
           // A finished session's end is replayed at once; nothing more will come.
-          send(await sessionEndEvent(db.db, session));
+          send(sessionEndEvent(session));
           entry.unsubscribe();
           subscriptions.delete(sessionId);
           return;

@@ -11,15 +11,15 @@ import {
   sessions,
 } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
-import { and, asc, count, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { toMessageData, wake } from "../../engine/events.js";
+import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { toMessageData } from "../../engine/events.js";
 import { RUNNABLE_AGENT_TYPES } from "../../engine/index.js";
 import {
+  announceNew,
   appendMessages,
   finishSession,
   MessageIdTakenError,
   type NewMessageInput,
-  notifyUpdate,
   SessionNotRunningError,
 } from "../../engine/session-store.js";
 import { AppError, notFound, validationError } from "../../errors.js";
@@ -49,14 +49,18 @@ export function checkMetadata(metadata: Record<string, unknown> | undefined) {
   }
 }
 
-function present(row: Session, messageCount: number) {
+function present(row: Session) {
   return {
     id: row.id,
     agentId: row.agentId,
     personaId: row.personaId,
     status: row.status,
     config: row.config,
-    metadata: { ...row.metadata, startTime: (row.startedAt ?? row.createdAt).toISOString(), messageCount },
+    metadata: {
+      ...row.metadata,
+      startTime: (row.startedAt ?? row.createdAt).toISOString(),
+      messageCount: row.messageCount,
+    },
     reason: row.reason,
     checks: row.checks,
     result: row.result,
@@ -70,16 +74,6 @@ function present(row: Session, messageCount: number) {
 }
 
 const presentMessage = (m: Message) => ({ ...toMessageData(m), sessionId: m.sessionId });
-
-async function counts(db: Database, ids: string[]): Promise<Map<string, number>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db
-    .select({ sessionId: messages.sessionId, n: count() })
-    .from(messages)
-    .where(and(inArray(messages.sessionId, ids), inArray(messages.senderType, ["persona", "agent"])))
-    .groupBy(messages.sessionId);
-  return new Map(rows.map((r) => [r.sessionId, Number(r.n)]));
-}
 
 export async function findOwnedSession(db: Database, userId: string, id: string): Promise<Session> {
   if (!UUID_RE.test(id)) throw notFound("Session");
@@ -142,7 +136,7 @@ export async function createSession(db: Database, userId: string, input: Static<
     times: input.repeat ?? 1,
     groupId: input.repeat && input.repeat > 1 ? crypto.randomUUID() : null,
   });
-  return present(runs[0]!, 0);
+  return present(runs[0]!);
 }
 
 interface RunSpec {
@@ -174,8 +168,7 @@ export async function insertRuns(db: Database, spec: RunSpec): Promise<Session[]
         })),
       )
       .returning();
-    for (const row of rows) await notifyUpdate(tx, row);
-    await wake(tx);
+    await announceNew(tx, rows);
     return rows;
   });
 }
@@ -188,8 +181,7 @@ export async function getSession(db: Database, userId: string, id: string) {
     .where(eq(messages.sessionId, id))
     .orderBy(asc(messages.timestamp), asc(messages.seq))
     .limit(EMBEDDED_MESSAGES);
-  const total = (await counts(db, [id])).get(id) ?? 0;
-  return { ...present(row, total), messages: transcript.map(presentMessage) };
+  return { ...present(row), messages: transcript.map(presentMessage) };
 }
 
 export async function listSessions(
@@ -222,15 +214,7 @@ export async function listSessions(
       .offset(offsetOf(query)),
     db.$count(sessions, where),
   ]);
-  const byId = await counts(
-    db,
-    rows.map((r) => r.id),
-  );
-  return paginated(
-    rows.map((r) => present(r, byId.get(r.id) ?? 0)),
-    total,
-    query,
-  );
+  return paginated(rows.map(present), total, query);
 }
 
 /** Stops a running session and keeps its transcript. A finished session is returned unchanged. */
@@ -293,20 +277,27 @@ export async function updateSessionMetadata(
   id: string,
   patch: Record<string, unknown>,
 ) {
-  const session = await findOwnedSession(db, userId, id);
-  const merged: Record<string, unknown> = { ...session.metadata };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete merged[key];
-    else merged[key] = value;
-  }
-  checkMetadata(merged);
-  const [row] = await db
-    .update(sessions)
-    .set({ metadata: merged, updatedAt: sql`now()` })
-    .where(and(eq(sessions.id, id), eq(sessions.userId, userId)))
-    .returning();
-  const total = (await counts(db, [id])).get(id) ?? 0;
-  return present(row!, total);
+  await findOwnedSession(db, userId, id);
+  const set = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== null));
+  const removed = Object.keys(patch).filter((key) => patch[key] === null);
+  checkMetadata(set);
+  return db.transaction(async (tx) => {
+    // Merged by PostgreSQL in one statement: concurrent patches of different keys all land.
+    const [row] = await tx
+      .update(sessions)
+      .set({
+        metadata: removed.reduce(
+          (expr, key) => sql`${expr} - ${key}::text`,
+          sql`(${sessions.metadata} || ${JSON.stringify(set)}::jsonb)`,
+        ),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(sessions.id, id), eq(sessions.userId, userId)))
+      .returning();
+    // The merged whole must still fit; otherwise this rolls back.
+    checkMetadata(row!.metadata);
+    return present(row!);
+  });
 }
 
 export { presentMessage };
