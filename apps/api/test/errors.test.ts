@@ -74,6 +74,13 @@ describe("the error envelope", () => {
     expect(expectError(bad, 422, "VALIDATION_ERROR").details?.[0]?.field).toBe("limit");
   });
 
+  it("reports a value outside an enumeration once, listing what is allowed", async () => {
+    const res = await ctx.app.inject({ method: "GET", url: "/api/agents?type=fax", headers: user.headers });
+    expect(expectError(res, 422, "VALIDATION_ERROR").details).toEqual([
+      { field: "type", message: "must be one of: webhook, websocket, whatsapp, voice" },
+    ]);
+  });
+
   it("answers 400 for a body that is not JSON", async () => {
     const res = await ctx.app.inject({
       method: "POST",

@@ -34,6 +34,11 @@ function fieldOf(instancePath: string, prefix?: string): string {
 export function validationDetails(errors: AjvError[], context?: string): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
+  // A union of literals (an enum) fails once per branch: report the allowed values once, in one detail.
+  const allowed = new Map<string, unknown[]>();
+  for (const e of errors)
+    if (e.keyword === "const")
+      allowed.set(e.instancePath, [...(allowed.get(e.instancePath) ?? []), e.params.allowedValue]);
   for (const e of errors) {
     // `if`/`anyOf` wrappers repeat what their branches already said.
     if (e.keyword === "if" || e.keyword === "anyOf" || e.keyword === "oneOf") continue;
@@ -50,7 +55,9 @@ export function validationDetails(errors: AjvError[], context?: string): ErrorDe
     } else if (e.keyword === "enum") {
       message = `must be one of: ${(e.params.allowedValues as unknown[]).join(", ")}`;
     } else if (e.keyword === "const") {
-      message = `must be ${JSON.stringify(e.params.allowedValue)}`;
+      const values = allowed.get(e.instancePath) ?? [e.params.allowedValue];
+      message =
+        values.length > 1 ? `must be one of: ${values.join(", ")}` : `must be ${JSON.stringify(values[0])}`;
     }
     if (!field) field = context === "body" ? "body" : (context ?? "request");
     const key = `${field}\u0000${message}`;

@@ -23,7 +23,10 @@ export const messages = pgTable(
     latencyMs: integer("latency_ms"),
     timestamp: timestamp("timestamp", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /** Full-text search vector (English stemming and stop words), maintained by PostgreSQL itself. */
-    search: tsvector("search").generatedAlwaysAs((): SQL => sql`to_tsvector('english', ${messages.content})`),
+    search: tsvector("search").generatedAlwaysAs(
+      // Angle brackets would make the parser skip `<placeholders>` as HTML tags: they are spaces to it.
+      (): SQL => sql`to_tsvector('english', translate(${messages.content}, '<>', '  '))`,
+    ),
   },
   (t) => [
     index("messages_session_idx").on(t.sessionId, t.timestamp, t.seq),

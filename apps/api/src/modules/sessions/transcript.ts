@@ -11,7 +11,7 @@ import {
   type Session,
   sessions,
 } from "@mimic/db";
-import { and, asc, count, desc, eq, gt, gte, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import { presentMessage } from "./service.js";
@@ -42,6 +42,16 @@ export async function listMessages(
 
 // Content is HTML-escaped before highlighting, so the only markup in `highlight` is Mimic's own <mark>.
 const escapedContent = sql`replace(replace(replace(${messages.content}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
+/**
+ * Messages up to this many characters are highlighted whole; longer ones are cut to two excerpts around the
+ * matches. (ts_headline's fragments would also cut short messages: they stop at escaped entities such as `&lt;`.)
+ */
+const WHOLE_HIGHLIGHT_CHARS = 500;
+const headline = (query: SQL) => sql<string>`case
+  when char_length(${messages.content}) <= ${sql.raw(String(WHOLE_HIGHLIGHT_CHARS))}
+    then ts_headline('english', ${escapedContent}, ${query}, 'StartSel=<mark>, StopSel=</mark>, HighlightAll=true')
+  else ts_headline('english', ${escapedContent}, ${query}, 'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30, FragmentDelimiter=" … "')
+  end`;
 
 async function search(db: Database, q: string, scope: SQL, page: Page) {
   const query = sql`websearch_to_tsquery('english', ${q})`;
@@ -53,7 +63,7 @@ async function search(db: Database, q: string, scope: SQL, page: Page) {
       content: messages.content,
       timestamp: messages.timestamp,
       rank: sql<number>`ts_rank_cd(${messages.search}, ${query})`.as("rank"),
-      highlight: sql<string>`ts_headline('english', ${escapedContent}, ${query}, 'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30, FragmentDelimiter=" … "')`,
+      highlight: headline(query),
       total: sql<number>`count(*) over ()`,
     })
     .from(messages)
@@ -104,8 +114,9 @@ export function searchAll(
       eq(sessions.userId, userId),
       filters.agentId ? eq(sessions.agentId, filters.agentId) : undefined,
       filters.personaId ? eq(sessions.personaId, filters.personaId) : undefined,
-      filters.from ? gte(messages.timestamp, new Date(filters.from)) : undefined,
-      filters.to ? lt(messages.timestamp, new Date(filters.to)) : undefined,
+      // Compared by PostgreSQL at full precision (a JavaScript Date would drop microseconds).
+      filters.from ? sql`${messages.timestamp} >= ${filters.from}::timestamptz` : undefined,
+      filters.to ? sql`${messages.timestamp} < ${filters.to}::timestamptz` : undefined,
     )!,
     filters,
   );
@@ -113,30 +124,34 @@ export function searchAll(
 
 const EXPORT_BATCH = 500;
 
-/** Every message of a session, oldest first, read in batches (keyset on timestamp + seq). */
+/**
+ * Every message of a session, oldest first, read in batches (keyset on timestamp + seq). The cursor keeps the
+ * timestamp at PostgreSQL's microsecond precision: a JavaScript Date (milliseconds) would fall before the
+ * last row read, and a batch boundary inside a run of equal timestamps would read the same rows forever.
+ */
 async function* transcriptBatches(db: Database, sessionId: string) {
-  let after: { timestamp: Date; seq: number } | undefined;
+  let after: { timestamp: string; seq: number } | undefined;
   for (;;) {
-    const rows: Message[] = await db
-      .select()
+    const rows = await db
+      .select({
+        ...getTableColumns(messages),
+        cursor: sql<string>`to_char(${messages.timestamp} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
       .from(messages)
       .where(
         and(
           eq(messages.sessionId, sessionId),
           after
-            ? or(
-                gt(messages.timestamp, after.timestamp),
-                and(eq(messages.timestamp, after.timestamp), gt(messages.seq, after.seq)),
-              )
+            ? sql`(${messages.timestamp}, ${messages.seq}) > (${after.timestamp}::timestamptz, ${after.seq})`
             : undefined,
         ),
       )
       .orderBy(...transcriptOrder)
       .limit(EXPORT_BATCH);
     if (rows.length === 0) return;
-    yield rows;
+    yield rows as (Message & { cursor: string })[];
     const last = rows.at(-1)!;
-    after = { timestamp: last.timestamp, seq: last.seq };
+    after = { timestamp: last.cursor, seq: last.seq };
     if (rows.length < EXPORT_BATCH) return;
   }
 }
@@ -272,7 +287,8 @@ export async function sessionStats(db: Database, session: Session) {
   );
   const r = rows[0]!;
   const num = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
-  const start = session.startedAt;
+  // As in analytics and session_end: a session that ended before it started counts from its creation.
+  const start = session.startedAt ?? (session.endedAt ? session.createdAt : null);
   const end = session.endedAt ?? (start ? new Date() : null);
   return {
     sessionId: session.id,
