@@ -1,12 +1,15 @@
-// `pnpm bench`: the API throughput benchmark (api.ts), then the engine benchmark (engine.ts). Figures, not
-// assertions: every figure comes with a ratio against a baseline measured in the same run.
-//   pnpm bench [--only api|engine]
+// `pnpm bench`: the API throughput benchmark (api.ts), the engine benchmark (engine.ts), then analytics on a
+// large transcript store (analytics.ts). Figures, not assertions: every figure comes with a ratio against a
+// baseline measured in the same run.
+//   pnpm bench [--only api|engine|analytics]
+//     analytics: [--messages 100000] [--iterations 20]
 //     API:    [--duration 5] [--connections 20]
 //     engine: [--sessions 1000,10000] [--seconds 20] [--warmup 5] [--interval 1] [--concurrency 200[,400…]]
 //             [--poll-ms 200] [--baseline 10] [--pool 20]
 // DATABASE_URL set → PostgreSQL (a throwaway database per measurement on that server), else in-memory PGlite.
 // Progress goes to stderr, the tables to stdout. Defaults take about 2½ minutes on a 2-core machine.
 import { parseArgs } from "node:util";
+import { type AnalyticsBenchOptions, runAnalyticsBench } from "./analytics.js";
 import { type ApiBenchOptions, runApiBench } from "./api.js";
 import { type EngineBenchOptions, runEngineBench } from "./engine.js";
 
@@ -23,10 +26,12 @@ const options = {
   seconds: { type: "string", default: "20" },
   warmup: { type: "string", default: "5" },
   interval: { type: "string", default: "1" },
-  concurrency: { type: "string", default: "200" },
+  concurrency: { type: "string", default: "50" },
   "poll-ms": { type: "string", default: "200" },
   baseline: { type: "string", default: "10" },
   pool: { type: "string", default: "20" },
+  messages: { type: "string", default: "100000" },
+  iterations: { type: "string", default: "20" },
 } as const;
 
 let values: ReturnType<typeof parseArgs<{ options: typeof options }>>["values"];
@@ -59,7 +64,9 @@ function list(name: "sessions" | "concurrency"): number[] {
 }
 
 const only = values.only;
-if (only !== undefined && only !== "api" && only !== "engine") fail("--only must be api or engine");
+if (only !== undefined && only !== "api" && only !== "engine" && only !== "analytics") {
+  fail("--only must be api, engine or analytics");
+}
 const databaseUrl = process.env.DATABASE_URL || undefined;
 
 // Every flag is checked before anything runs.
@@ -80,10 +87,15 @@ const engine: EngineBenchOptions = {
   databaseUrl,
 };
 
-if (only !== "engine") await runApiBench(api);
-if (only !== "api") await runEngineBench(engine);
+const analytics: AnalyticsBenchOptions = {
+  messages: number("messages", { min: 1000 }),
+  iterations: number("iterations", { min: 1 }),
+  databaseUrl,
+};
 
-// Everything is closed by now (servers, engine, databases, bot). Runner.stop() leaves its grace timer armed
-// though (a sleep raced against the turns in flight and never cleared), which would hold the process open for
-// up to that long: exit now rather than wait for it.
+if (!only || only === "api") await runApiBench(api);
+if (!only || only === "engine") await runEngineBench(engine);
+if (!only || only === "analytics") await runAnalyticsBench(analytics);
+
+// Everything is closed by now (servers, engine, databases, bot); exit without waiting for stray timers.
 process.exit(0);

@@ -1,5 +1,6 @@
 // Analytics in SQL: each figure family is one query over indexed columns (sessions by owner/agent and creation
-// time; messages by session), never a loop over rows in JavaScript.
+// time; messages by session), never a loop over rows in JavaScript. Message counts come from
+// sessions.message_count, which a trigger keeps as messages are written.
 import { agents, type Database, messages, rowsOf, sessions } from "@mimic/db";
 import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import { notFound, validationError } from "../../errors.js";
@@ -46,8 +47,7 @@ async function totals(db: Database, scope: SQL) {
                filter (where ${sessions.endedAt} is not null) as avg_duration,
              count(*) filter (where ${sessions.result} is not null)::int as judged,
              count(*) filter (where (${sessions.result}->>'passed')::boolean)::int as passed,
-             (select count(*)::int from ${messages} join ${sessions} s2 on s2.id = ${messages.sessionId}
-               where ${messages.senderType} in ('persona', 'agent') and s2.id in (select ${sessions.id} from ${sessions} where ${scope})) as messages
+             coalesce(sum(${sessions.messageCount}), 0)::int as messages
       from ${sessions} where ${scope}`),
   );
   return row!;
@@ -62,8 +62,7 @@ async function daily(db: Database, scope: SQL, range: DateRange) {
       per_session as (
         select (${sessions.createdAt} at time zone 'UTC')::date as day,
                extract(epoch from ${sessions.endedAt} - coalesce(${sessions.startedAt}, ${sessions.createdAt})) as duration,
-               (select count(*) from ${messages}
-                 where ${messages.sessionId} = ${sessions.id} and ${messages.senderType} in ('persona', 'agent')) as messages
+               ${sessions.messageCount} as messages
         from ${sessions} where ${scope}
       )
       select to_char(days.day, 'YYYY-MM-DD') as date,
