@@ -29,6 +29,7 @@ export function createWebsocketAdapter(
   log: (msg: string) => void = () => {},
 ): AgentAdapter {
   const connections = new Map<string, Connection>();
+  const recording = new Map<string, Promise<void>>();
 
   function dial(context: Omit<DeliveryContext, "message">): Connection {
     const existing = connections.get(context.sessionId);
@@ -66,11 +67,16 @@ export function createWebsocketAdapter(
     ws.on("message", (data, isBinary) => {
       if (isBinary) return;
       const text = frameText(data.toString("utf8"));
-      if (text?.trim()) {
-        sink(context.sessionId, text.slice(0, MAX_REPLY_CHARS)).catch((error: Error) =>
-          log(`recording a frame failed: ${error.message}`),
-        );
-      }
+      if (!text?.trim()) return;
+      // Frames are recorded one after another, in the order they arrived.
+      const previous = recording.get(context.sessionId) ?? Promise.resolve();
+      const next = previous
+        .then(() => sink(context.sessionId, text.slice(0, MAX_REPLY_CHARS)))
+        .catch((error: Error) => log(`recording a frame failed: ${error.message}`));
+      recording.set(context.sessionId, next);
+      void next.then(() => {
+        if (recording.get(context.sessionId) === next) recording.delete(context.sessionId);
+      });
     });
     ws.on("close", () => {
       if (connections.get(context.sessionId)?.ws === ws) connections.delete(context.sessionId);
