@@ -1,6 +1,5 @@
 // Who is calling: a JWT from /api/auth/login, an API key (`mk_…`), or the static test token when configured.
 // `identify` runs on every request and never fails; `requireAuth` turns a missing identity into a 401.
-import { timingSafeEqual } from "node:crypto";
 import fastifyJwt from "@fastify/jwt";
 import { apiKeys, type MimicDb, users } from "@mimic/db";
 import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
@@ -10,6 +9,7 @@ import type { Config } from "../config.js";
 import { unauthenticated } from "../errors.js";
 import { API_KEY_PREFIX, hashApiKey } from "../lib/api-key-tokens.js";
 import { hashPassword } from "../lib/passwords.js";
+import { safeEqual } from "../lib/safe-equal.js";
 import { UUID_RE } from "../lib/schemas.js";
 
 export interface AuthUser {
@@ -55,12 +55,6 @@ export function bearerToken(request: FastifyRequest): string | undefined {
     return typeof token === "string" && token ? token : undefined;
   }
   return undefined;
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
 export default fp(

@@ -14,6 +14,14 @@ export interface OpenAIPersonaOptions {
   maxRetries: number;
 }
 
+const openaiClient = (options: OpenAIPersonaOptions) =>
+  new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries,
+  });
+
 export function systemPrompt(persona: PersonaProfile): string {
   const traits = Object.entries(persona.traits)
     .map(([k, v]) => `- ${k.replace(/_/g, " ")}: ${v}`)
@@ -33,12 +41,7 @@ export function systemPrompt(persona: PersonaProfile): string {
 }
 
 export function createOpenAIPersona(options: OpenAIPersonaOptions): PersonaProvider {
-  const client = new OpenAI({
-    baseURL: options.baseURL,
-    apiKey: options.apiKey,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-  });
+  const client = openaiClient(options);
   return {
     async next({ persona, transcript, turn }: PersonaTurnInput): Promise<PersonaTurn> {
       if (turn < persona.script.length) return { content: persona.script[turn]!, goalReached: false };
@@ -84,12 +87,7 @@ export function createOpenAIPersona(options: OpenAIPersonaOptions): PersonaProvi
 
 /** The LLM judge of `llm_judge` checks: reads the transcript and the rubric, answers PASS or FAIL with a reason. */
 export function createOpenAIJudge(options: OpenAIPersonaOptions): Judge {
-  const client = new OpenAI({
-    baseURL: options.baseURL,
-    apiKey: options.apiKey,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries,
-  });
+  const client = openaiClient(options);
   return {
     async judge(rubric, transcript) {
       const completion = await client.chat.completions.create({

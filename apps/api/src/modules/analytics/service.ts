@@ -4,6 +4,7 @@
 import { agents, type Database, messages, rowsOf, sessions } from "@mimic/db";
 import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import { notFound, validationError } from "../../errors.js";
+import { oneDecimal } from "../../lib/numbers.js";
 import { UUID_RE } from "../../lib/schemas.js";
 
 const MAX_RANGE_DAYS = 366;
@@ -149,7 +150,6 @@ export async function agentAnalytics(
   const latency = rowsOf<{ count: number; p50: number | null; p95: number | null; max: number | null }>(
     latencyRows,
   )[0]!;
-  const num = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
   const total = Number(t.total);
   return {
     agentId: agent.id,
@@ -167,9 +167,9 @@ export async function agentAnalytics(
     messagesPerSession: total > 0 ? Math.round((Number(t.messages) / total) * 10) / 10 : null,
     replyLatency: {
       count: Number(latency.count),
-      p50: num(latency.p50),
-      p95: num(latency.p95),
-      max: num(latency.max),
+      p50: oneDecimal(latency.p50),
+      p95: oneDecimal(latency.p95),
+      max: oneDecimal(latency.max),
     },
     failureReasons: rowsOf<{ reason: string; count: number }>(reasonRows).map((r) => ({
       reason: r.reason,

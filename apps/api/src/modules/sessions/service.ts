@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import {
   agents,
   type Database,
@@ -25,6 +24,7 @@ import {
 import { AppError, notFound, validationError } from "../../errors.js";
 import { validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
+import { safeEqual } from "../../lib/safe-equal.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import type { CreateSessionBody } from "./schemas.js";
 
@@ -223,12 +223,6 @@ export async function stopSession(db: Database, userId: string, id: string) {
   const stopped = await finishSession(db, row.id, "stopped", "stopped by user");
   const current = stopped ?? (await findOwnedSession(db, userId, id));
   return { id: current.id, status: current.status, reason: current.reason, updatedAt: current.updatedAt };
-}
-
-function safeEqual(a: string, b: string) {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
 /** The session, if `token` is the api_key of the session's agent (how a bot posts asynchronous replies). */

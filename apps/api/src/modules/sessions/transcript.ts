@@ -12,6 +12,7 @@ import {
   sessions,
 } from "@mimic/db";
 import { and, asc, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { oneDecimal } from "../../lib/numbers.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import { presentMessage } from "./service.js";
@@ -286,7 +287,6 @@ export async function sessionStats(db: Database, session: Session) {
       from ${messages} where ${messages.sessionId} = ${session.id}`),
   );
   const r = rows[0]!;
-  const num = (v: unknown) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
   // As in analytics and session_end: a session that ended before it started counts from its creation.
   const start = session.startedAt ?? (session.endedAt ? session.createdAt : null);
   const end = session.endedAt ?? (start ? new Date() : null);
@@ -297,10 +297,10 @@ export async function sessionStats(db: Database, session: Session) {
     bySender: { persona: Number(r.persona), agent: Number(r.agent), system: Number(r.system) },
     replyLatency: {
       count: Number(r.replies),
-      p50: num(r.p50),
-      p95: num(r.p95),
-      max: num(r.max),
-      mean: num(r.mean),
+      p50: oneDecimal(r.p50),
+      p95: oneDecimal(r.p95),
+      max: oneDecimal(r.max),
+      mean: oneDecimal(r.mean),
     },
     durationSeconds: start && end ? Math.round((end.getTime() - start.getTime()) / 100) / 10 : null,
     usage: { promptTokens: session.promptTokens, completionTokens: session.completionTokens },
