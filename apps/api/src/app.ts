@@ -1,5 +1,6 @@
 // Builds the Fastify instance without listening: main.ts, the tests and `pnpm gen` all start here.
 import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import fastifyWebsocket from "@fastify/websocket";
 import type { MimicDb } from "@mimic/db";
@@ -127,6 +128,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
 
   await app.register(errorsPlugin);
+  if (config.corsOrigins.length > 0) {
+    // Browsers on other origins (a dashboard, the SDK in a web app). Bearer tokens, not cookies: no credentials.
+    await app.register(cors, {
+      origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
+      methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "x-request-id"],
+      exposedHeaders: [
+        "x-request-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "content-disposition",
+      ],
+      maxAge: 600,
+    });
+  }
   await app.register(authPlugin, { config, db, jwtSecret: options.jwtSecret });
   await app.register(rateLimitPlugin, { config });
   await app.register(openapiPlugin);

@@ -37,6 +37,9 @@ export const EnvSchema = Type.Object({
   ),
   MIMIC_LOG_FORMAT: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pretty")])),
   MIMIC_TRUST_PROXY: Type.Optional(Bool),
+  MIMIC_CORS_ORIGINS: Type.Optional(
+    Type.String({ description: "Comma-separated origins allowed to call the API from a browser, or *" }),
+  ),
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
   MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
   MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 50)")),
@@ -119,6 +122,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: env.MIMIC_LOG_LEVEL ?? (nodeEnv === "test" ? "silent" : "info"),
     logFormat: env.MIMIC_LOG_FORMAT ?? "json",
     trustProxy: bool(env.MIMIC_TRUST_PROXY, false),
+    corsOrigins: (env.MIMIC_CORS_ORIGINS ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
     allowPrivateTargets: bool(env.MIMIC_ALLOW_PRIVATE_TARGETS, false),
     role: env.MIMIC_ROLE ?? "all",
     engine: {
