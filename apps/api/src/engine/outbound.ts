@@ -3,8 +3,8 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import { isIP, type LookupFunction } from "node:net";
-import { isPrivateAddress } from "../lib/outbound.js";
+import type { LookupFunction } from "node:net";
+import { isPrivateAddress, isPrivateUrlHost } from "../lib/outbound.js";
 
 export class OutboundError extends Error {
   constructor(
@@ -55,11 +55,7 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
 export function assertTarget(url: URL, schemes: string[], allowPrivate: boolean) {
   if (!schemes.includes(url.protocol))
     throw new OutboundError(`scheme ${url.protocol} is not allowed`, false);
-  const host = url.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "");
-  if (
-    !allowPrivate &&
-    (isIP(host) ? isPrivateAddress(host) : host === "localhost" || host.endsWith(".localhost"))
-  ) {
+  if (!allowPrivate && isPrivateUrlHost(url.href)) {
     throw new OutboundError(`refused: ${url.host} is a private, loopback or link-local address`, false);
   }
 }

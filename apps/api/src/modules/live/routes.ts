@@ -1,6 +1,6 @@
 // GET /api/ws: live session events. Clients send {type: "subscribe"|"unsubscribe", sessionId}; the server sends
 // the seed's session_update / new_message / session_end events, plus subscribed, unsubscribed and error.
-import { type MimicDb, sessions } from "@mimic/db";
+import { FINISHED_SESSION_STATUSES, type MimicDb, sessions } from "@mimic/db";
 import { and, eq } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
@@ -99,7 +99,9 @@ export async function liveRoutes(
         send({ type: "subscribed", sessionId });
         send({ type: "session_update", sessionId, data: sessionUpdateData(session) });
         if (entry.cancelled) return;
-        const ended = ["completed", "failed", "stopped"].includes(session.status) && !session.verdictPending;
+        const ended =
+          (FINISHED_SESSION_STATUSES as readonly string[]).includes(session.status) &&
+          !session.verdictPending;
         if (ended) {
           // A finished session's end is replayed at once; nothing more will come.
           send(sessionEndEvent(session));

@@ -3,7 +3,7 @@ import type { MimicDb, Session } from "@mimic/db";
 import type { FastifyRequest } from "fastify";
 import { AppError, unauthenticated } from "../../errors.js";
 import { errorResponse, IdParams } from "../../lib/schemas.js";
-import { userOf } from "../../plugins/auth.js";
+import { bearerToken, userOf } from "../../plugins/auth.js";
 import { getGroup, repeatSession } from "./groups.js";
 import {
   BatchMessagesBody,
@@ -53,7 +53,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
   ): Promise<{ session: Session; asAgent: boolean }> {
     if (request.auth)
       return { session: await findOwnedSession(db.db, request.auth.user.id, id), asAgent: false };
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const token = bearerToken(request);
     if (!token) throw unauthenticated(request.authProblem ?? "Authentication required");
     const session = await sessionForAgentKey(db.db, id, token);
     if (!session) throw unauthenticated("Invalid credentials for this session");
