@@ -47,7 +47,12 @@ export const EnvSchema = Type.Object({
   MIMIC_ENGINE_LEASE_MS: Type.Optional(
     Int("How long a worker holds a session before others may take it (default 30000)"),
   ),
-  MIMIC_AGENT_TIMEOUT_MS: Type.Optional(Int("Timeout of one call to an agent (default 10000)")),
+  MIMIC_AGENT_TIMEOUT_MS: Type.Optional(
+    Int("Total time of one delivery attempt to an agent: connect, send, wait, read (default 10000)"),
+  ),
+  MIMIC_AGENT_CONNECT_TIMEOUT_MS: Type.Optional(
+    Int("Time to reach an agent (DNS, TCP, TLS, WebSocket handshake) (default 5000)"),
+  ),
   MIMIC_AGENT_MAX_ATTEMPTS: Type.Optional(Int("Delivery attempts before a session fails (default 3)")),
   MIMIC_LLM_BASE_URL: Type.Optional(
     Type.String({ pattern: "^https?://", description: "OpenAI-compatible endpoint" }),
@@ -133,6 +138,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),
       leaseMs: Math.max(1000, int(env.MIMIC_ENGINE_LEASE_MS, 30_000)),
       agentTimeoutMs: Math.max(100, int(env.MIMIC_AGENT_TIMEOUT_MS, 10_000)),
+      agentConnectTimeoutMs: Math.max(100, int(env.MIMIC_AGENT_CONNECT_TIMEOUT_MS, 5_000)),
       maxAttempts: Math.max(1, int(env.MIMIC_AGENT_MAX_ATTEMPTS, 3)),
     },
     llm: {

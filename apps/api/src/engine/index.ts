@@ -17,7 +17,7 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 export function outboundPolicy(config: Config): OutboundPolicy {
   return {
     allowPrivateTargets: config.allowPrivateTargets,
-    connectTimeoutMs: Math.min(5000, config.engine.agentTimeoutMs),
+    connectTimeoutMs: Math.min(config.engine.agentConnectTimeoutMs, config.engine.agentTimeoutMs),
     timeoutMs: config.engine.agentTimeoutMs,
     maxResponseBytes: MAX_RESPONSE_BYTES,
   };

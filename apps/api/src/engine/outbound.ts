@@ -66,6 +66,37 @@ export interface OutboundResponse {
   body: string;
 }
 
+/** "20 s", "1.5 s", "800 ms": durations in reasons people read. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset by the agent",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EPIPE: "connection closed by the agent",
+};
+
+/** An honest reason for a socket error: what happened, in words, with the system code for searching. */
+export function networkReason(error: Error): string {
+  const code = (error as { code?: string }).code;
+  if (code === "EPRIVATETARGET") return error.message;
+  const words = code ? NETWORK_REASONS[code] : undefined;
+  if (words) return `${words} (${code})`;
+  return code ? `${code}: ${error.message}` : `network error: ${error.message}`;
+}
+
+/**
+ * POSTs JSON and reads the answer. `connectTimeoutMs` bounds reaching the agent (DNS, TCP, TLS); `timeoutMs`
+ * bounds the whole attempt — connect, send, wait and read — so a bot that thinks for 20 s gets 20 s when it is
+ * allowed 20 s, and a bot that dribbles bytes cannot hold the attempt past it.
+ */
 export function postJson(
   target: string,
   body: string,
@@ -76,6 +107,15 @@ export function postJson(
   assertTarget(url, ["http:", "https:"], policy.allowPrivateTargets);
   const transport = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const settle = (error: Error | undefined, response?: OutboundResponse) => {
+      if (settled) return;
+      settled = true;
+      for (const timer of timers) clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(response!);
+    };
     const req = transport.request(url, {
       method: "POST",
       headers: {
@@ -85,25 +125,37 @@ export function postJson(
         ...headers,
       },
       lookup: guardedLookup(policy.allowPrivateTargets),
-      timeout: policy.connectTimeoutMs,
     });
-    const total = setTimeout(
-      () => req.destroy(new OutboundError(`no answer within ${policy.timeoutMs} ms`, true)),
-      policy.timeoutMs,
+    const fail = (error: OutboundError) => {
+      settle(error);
+      req.destroy();
+    };
+    timers.push(
+      setTimeout(
+        () => fail(new OutboundError(`no reply within ${formatDuration(policy.timeoutMs)}`, true)),
+        policy.timeoutMs,
+      ),
     );
-    req.on("timeout", () =>
-      req.destroy(new OutboundError(`no connection within ${policy.connectTimeoutMs} ms`, true)),
-    );
-    req.on("error", (error) => {
-      clearTimeout(total);
-      if (error instanceof OutboundError) return reject(error);
-      const code = (error as { code?: string }).code;
-      reject(
-        new OutboundError(
-          code === "EPRIVATETARGET" ? error.message : `${code ?? "network error"}: ${error.message}`,
-          code !== "EPRIVATETARGET",
-        ),
+    if (policy.connectTimeoutMs < policy.timeoutMs) {
+      const connecting = setTimeout(
+        () =>
+          fail(new OutboundError(`no connection within ${formatDuration(policy.connectTimeoutMs)}`, true)),
+        policy.connectTimeoutMs,
       );
+      timers.push(connecting);
+      req.on("socket", (socket) => {
+        // A kept-alive socket is connected already; a new one reports `connect` (or `secureConnect`).
+        if (!socket.connecting) clearTimeout(connecting);
+        else
+          socket.once(url.protocol === "https:" ? "secureConnect" : "connect", () =>
+            clearTimeout(connecting),
+          );
+      });
+    }
+    req.on("error", (error) => {
+      if (error instanceof OutboundError) return settle(error);
+      const code = (error as { code?: string }).code;
+      settle(new OutboundError(networkReason(error), code !== "EPRIVATETARGET"));
     });
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
@@ -111,23 +163,19 @@ export function postJson(
       res.on("data", (chunk: Buffer) => {
         size += chunk.length;
         if (size > policy.maxResponseBytes) {
-          req.destroy(new OutboundError(`response larger than ${policy.maxResponseBytes} bytes`, false));
+          fail(new OutboundError(`response larger than ${policy.maxResponseBytes} bytes`, false));
           return;
         }
         chunks.push(chunk);
       });
-      res.on("end", () => {
-        clearTimeout(total);
-        resolve({
+      res.on("end", () =>
+        settle(undefined, {
           status: res.statusCode ?? 0,
           headers: res.headers,
           body: Buffer.concat(chunks).toString("utf8"),
-        });
-      });
-      res.on("error", (error) => {
-        clearTimeout(total);
-        reject(new OutboundError(error.message, true));
-      });
+        }),
+      );
+      res.on("error", (error) => settle(new OutboundError(networkReason(error), true)));
     });
     req.end(body);
   });

@@ -272,6 +272,12 @@ export class Runner {
         !(await renewLease(db.db, sessionId, this.owner, this.options.leaseMs))
       )
         return;
+      // A bot may take longer than a lease to answer: keep the lease alive while the attempt is in flight,
+      // so no other worker takes the session over and delivers the same message at the same time.
+      const heartbeat = setInterval(
+        () => void renewLease(db.db, sessionId, this.owner, this.options.leaseMs).catch(() => undefined),
+        Math.max(250, Math.floor(this.options.leaseMs / 3)),
+      );
       try {
         result = await adapter.deliver({ ...base, message });
         break;
@@ -283,6 +289,8 @@ export class Runner {
           return;
         }
         await sleep(backoffMs(attempt));
+      } finally {
+        clearInterval(heartbeat);
       }
     }
     if (!result) return;

@@ -1,7 +1,7 @@
 // websocket: Mimic dials the bot, sends {type:"message", sessionId, messageId, content} frames and records
 // every frame the bot sends back. One connection per session per process; redialled if it drops.
 import WebSocket from "ws";
-import { assertTarget, guardedLookup, OutboundError } from "../outbound.js";
+import { assertTarget, guardedLookup, networkReason, OutboundError } from "../outbound.js";
 import type { AgentAdapter, AgentMessageSink, DeliveryContext } from "./types.js";
 import { MAX_REPLY_CHARS } from "./types.js";
 
@@ -51,7 +51,7 @@ export function createWebsocketAdapter(
     const ready = new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", (error) =>
-        reject(new OutboundError(`WebSocket connection failed: ${error.message}`, true)),
+        reject(new OutboundError(`WebSocket connection failed: ${networkReason(error)}`, true)),
       );
       ws.once("unexpected-response", (_req, res) => {
         reject(
