@@ -200,9 +200,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     async (api) => {
       await api.register(authRoutes, { prefix: "/auth", db, config });
       await api.register(apiKeyRoutes, { prefix: "/auth/api-keys", db });
-      await api.register(personaRoutes, { prefix: "/personas", db });
+      await api.register(personaRoutes, { prefix: "/personas", db, config });
       await api.register(agentRoutes, { prefix: "/agents", db, config });
-      await api.register(sessionRoutes, { prefix: "/sessions", db });
+      await api.register(sessionRoutes, { prefix: "/sessions", db, config });
       await api.register(sessionGroupRoutes, { prefix: "/session-groups", db });
       await api.register(searchRoutes, { prefix: "/search", db });
       await api.register(analyticsRoutes, { prefix: "/analytics", db });

@@ -68,7 +68,7 @@ async function main() {
   app.log.info(
     `Mimic API on ${baseUrl} — docs at ${baseUrl}/docs, engine: ${app.runner ? "on" : "off"}, database: ${database}`,
   );
-  if (config.demo.enabled && app.runner) demoBot = await startDemo(app, db, config.demo.port, baseUrl);
+  if (config.demo.enabled && app.runner) demoBot = await startDemo(app, db, config, baseUrl);
 }
 
 main().catch((error) => {

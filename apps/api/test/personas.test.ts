@@ -5,7 +5,8 @@ import { createTestApp, expectError, registerUser, type TestContext, type TestUs
 
 let ctx: TestContext;
 beforeAll(async () => {
-  ctx = await createTestApp();
+  // An LLM endpoint is configured (never called here): openai personas and llm_judge checks may be saved.
+  ctx = await createTestApp({ MIMIC_LLM_BASE_URL: "http://127.0.0.1:9/v1" });
 });
 afterAll(() => ctx.close());
 
@@ -188,6 +189,49 @@ describe("persona validation", () => {
     const error = expectError(res, 422, "VALIDATION_ERROR");
     expect(error.details?.map((d) => d.field)).toContain(field);
     expect(await ctx.db.db.$count(personas, eq(personas.userId, user.id))).toBe(0);
+  });
+});
+
+describe("without an LLM endpoint", () => {
+  it("refuses openai personas and llm_judge checks when saved, naming MIMIC_LLM_BASE_URL (422)", async () => {
+    const plain = await createTestApp();
+    try {
+      const user = await registerUser(plain.app);
+      const post = (payload: object) =>
+        plain.app.inject({ method: "POST", url: "/api/personas", headers: user.headers, payload });
+      const error = expectError(
+        await post({
+          name: "LLM",
+          prompt: "p",
+          provider: "openai",
+          checks: [{ type: "all_answered" }, { type: "llm_judge", rubric: "Polite" }],
+        }),
+        422,
+        "VALIDATION_ERROR",
+      );
+      expect(error.message).toBe("This persona needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server");
+      expect(error.details).toEqual([
+        { field: "provider", message: "openai needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server" },
+        {
+          field: "checks[1]",
+          message: "llm_judge needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server",
+        },
+      ]);
+      const scripted = await post({ name: "Plain", prompt: "p" });
+      expect(scripted.statusCode).toBe(201);
+      const update = await plain.app.inject({
+        method: "PUT",
+        url: `/api/personas/${scripted.json().id}`,
+        headers: user.headers,
+        payload: { provider: "openai" },
+      });
+      expect(expectError(update, 422, "VALIDATION_ERROR").details?.[0]?.field).toBe("provider");
+      const [row] = await plain.db.db.select().from(personas).where(eq(personas.id, scripted.json().id));
+      expect(row!.provider).toBe("scripted");
+      expect(await plain.db.db.select().from(personas)).toHaveLength(1);
+    } finally {
+      await plain.close();
+    }
   });
 });
 

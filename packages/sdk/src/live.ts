@@ -175,6 +175,7 @@ function endEvent(session: SessionDetail): SessionEndEvent {
     sessionId: session.id,
     data: {
       reason: session.reason ?? session.status,
+      endReason: session.endReason,
       status: session.status,
       duration: Math.max(0, Math.round((ended - started) / 1000)),
       messageCount: messageCountOf(session),

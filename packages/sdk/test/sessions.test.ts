@@ -228,6 +228,7 @@ describe.concurrent("sessions (HTTP)", () => {
     expect(stopped).toEqual({
       id: long.id,
       status: "stopped",
+      endReason: "stopped",
       reason: "stopped by user",
       updatedAt: expect.any(String),
     });

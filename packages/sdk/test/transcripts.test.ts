@@ -121,9 +121,10 @@ describe("transcripts through the SDK", () => {
   });
 
   it("starts repeat groups and reads them back", async () => {
+    // `times` is the number of runs in total, like `repeat` on create.
     const group = await me.client.sessions.repeat(sessionId, { times: 2 });
-    expect(group).toMatchObject({ total: 3, finished: 0, passRate: null });
-    expect(await me.client.sessionGroups.get(group.id)).toMatchObject({ id: group.id, total: 3 });
+    expect(group).toMatchObject({ total: 2, finished: 0, passRate: null });
+    expect(await me.client.sessionGroups.get(group.id)).toMatchObject({ id: group.id, total: 2 });
     // A message id used in one session cannot be reused in another run of the group.
     await expect(
       me.client.sessions.messages.create(group.runs[1]!.sessionId, {

@@ -3,6 +3,7 @@
 import { agents, type MimicDb, personas, users } from "@mimic/db";
 import { and, eq, isNull } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
+import type { Config } from "../config.js";
 import { hashPassword } from "../lib/passwords.js";
 import { createSession } from "../modules/sessions/service.js";
 import { type DemoBot, startDemoBot } from "./bot.js";
@@ -16,10 +17,10 @@ const DEMO_AGENT_KEY = "demo-agent-api-key-0001";
 export async function startDemo(
   app: FastifyInstance,
   db: MimicDb,
-  port: number,
+  config: Config,
   baseUrl: string,
 ): Promise<DemoBot> {
-  const bot = await startDemoBot(port, DEMO_SECRET);
+  const bot = await startDemoBot(config.demo.port, DEMO_SECRET);
 
   let [user] = await db.db.select().from(users).where(eq(users.email, DEMO_EMAIL));
   if (!user) {
@@ -79,17 +80,34 @@ export async function startDemo(
       const latency = event.data.latencyMs !== null ? ` (${event.data.latencyMs} ms)` : "";
       app.log.info(`[session ${short}] ${who}: ${event.data.content}${latency}`);
     } else if (event.type === "session_end") {
+      const { data } = event;
       app.log.info(
-        `[session ${short}] ended ${event.data.status}: ${event.data.reason} — ${event.data.messageCount} messages in ${event.data.duration} s`,
+        `[session ${short}] ended ${data.status} (${data.endReason ?? data.status}): ${data.reason} — ${data.messageCount} messages in ${data.duration} s`,
       );
+      if (data.result) {
+        const checks = data.result.checks
+          .map(
+            (c) =>
+              `${c.status === "passed" ? "✓" : c.status === "skipped" ? "-" : "✗"} ${c.name} (${c.detail})`,
+          )
+          .join("\n    ");
+        app.log.info(
+          `[session ${short}] verdict: ${data.result.passed ? "PASSED" : "FAILED"}\n    ${checks}`,
+        );
+      }
     }
   });
 
-  const session = await createSession(db.db, userId, {
-    agentId: agent!.id,
-    personaId: persona!.id,
-    metadata: { source: "pnpm dev" },
-  });
+  const session = await createSession(
+    db.db,
+    userId,
+    {
+      agentId: agent!.id,
+      personaId: persona!.id,
+      metadata: { source: "pnpm dev" },
+    },
+    { llmConfigured: config.llm.baseUrl !== undefined },
+  );
   const token = app.signAccessToken(userId);
   app.log.info(
     [

@@ -1,6 +1,6 @@
 // Live events travel through PostgreSQL's LISTEN/NOTIFY, so a subscriber on one process sees sessions played
 // by another. Writers call notify() inside the transaction that made the change: the event goes out on commit.
-import { type Executor, type MimicDb, messages } from "@mimic/db";
+import { type Executor, type MimicDb, messages, type SessionEndReason, type SessionResult } from "@mimic/db";
 import { eq, sql } from "drizzle-orm";
 
 export const EVENTS_CHANNEL = "mimic_events";
@@ -25,7 +25,14 @@ export type SessionEvent =
   | {
       type: "session_end";
       sessionId: string;
-      data: { reason: string; status: string; duration: number; messageCount: number; result?: unknown };
+      data: {
+        reason: string;
+        endReason: SessionEndReason | null;
+        status: string;
+        duration: number;
+        messageCount: number;
+        result?: SessionResult;
+      };
     };
 
 /** One NOTIFY payload: a transaction's events for one user (a big message travels by id and is read back). */

@@ -19,6 +19,7 @@ import {
   releaseClaimed,
   releaseLease,
   renewLease,
+  type SessionEnd,
   type TurnState,
   writePersonaMessage,
   writeSystemNote,
@@ -161,8 +162,7 @@ export class Runner {
       await finishSession(
         db.db,
         sessionId,
-        "failed",
-        `agent type ${state.agent.type} is not supported yet`,
+        { reason: "agent_error", detail: `agent type ${state.agent.type} is not supported yet` },
         this.owner,
       );
       return;
@@ -197,12 +197,12 @@ export class Runner {
     const { config } = session;
     const startedAt = session.startedAt ?? new Date();
     if (Date.now() - startedAt.getTime() >= config.duration * 1000) {
-      await this.end(state, "completed", "duration limit reached");
+      await this.end(state, { reason: "duration_limit", detail: "duration limit reached" });
       return;
     }
     const counted = state.transcript.filter((m) => m.senderType !== "system").length;
     if (counted >= config.maxMessages) {
-      await this.end(state, "completed", "message limit reached");
+      await this.end(state, { reason: "message_limit", detail: "message limit reached" });
       return;
     }
 
@@ -213,6 +213,7 @@ export class Runner {
         ? [...state.transcript].reverse().find((m) => m.senderType === "persona")
         : undefined;
     let goalReached = false;
+    let giveUp: string | undefined;
     let freshlyWritten = false;
 
     if (!message) {
@@ -233,8 +234,10 @@ export class Runner {
         await finishSession(
           db.db,
           sessionId,
-          "failed",
-          "the openai persona provider is not configured (set MIMIC_LLM_BASE_URL)",
+          {
+            reason: "persona_error",
+            detail: "the openai persona provider is not configured (set MIMIC_LLM_BASE_URL)",
+          },
           this.owner,
         );
         return;
@@ -252,6 +255,7 @@ export class Runner {
         return;
       }
       goalReached = next.goalReached;
+      giveUp = next.giveUp;
       message = await writePersonaMessage(
         db.db,
         sessionId,
@@ -302,6 +306,7 @@ export class Runner {
       result.replies,
       result.open,
       goalReached,
+      giveUp,
     );
     if (outcome?.ended) await adapter.close?.(sessionId);
   }
@@ -312,14 +317,14 @@ export class Runner {
     await completeVerdict(this.options.db.db, session.id, this.owner, result);
   }
 
-  private async end(state: TurnState, status: "completed" | "failed", reason: string) {
-    await finishSession(this.options.db.db, state.session.id, status, reason, this.owner);
+  private async end(state: TurnState, end: SessionEnd) {
+    await finishSession(this.options.db.db, state.session.id, end, this.owner);
     await this.options.adapters[state.agent.type]?.close?.(state.session.id);
   }
 
   private async fail(sessionId: string, error: unknown) {
-    const reason = `agent unreachable: ${(error as Error).message}`;
-    await finishSession(this.options.db.db, sessionId, "failed", reason, this.owner);
+    const detail = `agent unreachable: ${(error as Error).message}`;
+    await finishSession(this.options.db.db, sessionId, { reason: "agent_error", detail }, this.owner);
     for (const adapter of Object.values(this.options.adapters)) await adapter?.close?.(sessionId);
   }
 
@@ -330,8 +335,7 @@ export class Runner {
       await finishSession(
         this.options.db.db,
         sessionId,
-        "failed",
-        `${what}: ${(error as Error).message}`,
+        { reason: "persona_error", detail: `${what}: ${(error as Error).message}` },
         this.owner,
       );
       return;

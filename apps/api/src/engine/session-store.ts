@@ -5,11 +5,13 @@
 import {
   agents,
   type Database,
+  END_REASON_STATUS,
   type Executor,
   type Message,
   messages,
   personas,
   type Session,
+  type SessionEndReason,
   type SessionResult,
   sessions,
 } from "@mimic/db";
@@ -42,6 +44,7 @@ export function sessionEndEvent(row: Session) {
     sessionId: row.id,
     data: {
       reason: row.reason ?? row.status,
+      endReason: row.endReason,
       status: row.status,
       duration: Math.round(((row.endedAt ?? new Date()).getTime() - started.getTime()) / 1000),
       messageCount: row.messageCount,
@@ -317,6 +320,8 @@ export async function completeDelivery(
   open: boolean,
   /** The persona reached its goal with this message: end the session in the same transaction. */
   goalReached = false,
+  /** The persona gave up with this message (the reason): end the session in the same transaction. */
+  giveUp?: string,
 ): Promise<{ session: Session; ended: boolean } | undefined> {
   return ifOurs(db, async (tx, outbox) => {
     const turn = delivered.turn ?? 0;
@@ -349,13 +354,14 @@ export async function completeDelivery(
       .returning();
     if (!session) throw new NotOurs();
     announceMessages(outbox, session.userId, rows);
-    const reason = goalReached
-      ? "goal reached"
-      : session.messageCount >= session.config.maxMessages
-        ? "message limit reached"
-        : undefined;
-    if (reason)
-      return { session: (await endIn(tx, sessionId, "completed", reason, undefined, outbox))!, ended: true };
+    const end: SessionEnd | undefined = giveUp
+      ? { reason: "persona_gave_up", detail: `persona gave up: ${giveUp}` }
+      : goalReached
+        ? { reason: "goal_reached", detail: "goal reached" }
+        : session.messageCount >= session.config.maxMessages
+          ? { reason: "message_limit", detail: "message limit reached" }
+          : undefined;
+    if (end) return { session: (await endIn(tx, sessionId, end, undefined, outbox))!, ended: true };
     if (rows.length) outbox.add(session.userId, updateEvent(session));
     return { session, ended: false };
   });
@@ -469,7 +475,11 @@ export async function appendMessages(
   });
 }
 
-export type EndStatus = "completed" | "failed" | "stopped";
+/** How a session ends: the reason as data (it decides the status), and a detail people read. */
+export interface SessionEnd {
+  reason: SessionEndReason;
+  detail: string;
+}
 
 /**
  * Ends a running session inside `tx` and queues its events. Completed and failed sessions are then judged by
@@ -479,17 +489,18 @@ export type EndStatus = "completed" | "failed" | "stopped";
 export async function endIn(
   tx: Executor,
   sessionId: string,
-  status: EndStatus,
-  reason: string,
+  end: SessionEnd,
   owner?: string,
   outbox?: Outbox,
 ) {
+  const status = END_REASON_STATUS[end.reason];
   const judged = status !== "stopped";
   const [row] = await tx
     .update(sessions)
     .set({
       status,
-      reason,
+      endReason: end.reason,
+      reason: end.detail,
       endedAt: sql`now()`,
       updatedAt: sql`now()`,
       leaseOwner: null,
@@ -516,17 +527,11 @@ export async function endIn(
 }
 
 /**
- * Ends a running session with its reason. `owner` limits the change to the worker holding the lease; without
+ * Ends a running session for `end`. `owner` limits the change to the worker holding the lease; without
  * it (a user stopping the session, an agent being deleted) any running session ends.
  */
-export function finishSession(
-  db: Database,
-  sessionId: string,
-  status: EndStatus,
-  reason: string,
-  owner?: string,
-) {
-  return db.transaction((tx) => endIn(tx, sessionId, status, reason, owner));
+export function finishSession(db: Database, sessionId: string, end: SessionEnd, owner?: string) {
+  return db.transaction((tx) => endIn(tx, sessionId, end, owner));
 }
 
 /** Stores the verdict of an ended session and announces session_end with it. */

@@ -1,7 +1,14 @@
 // The verdict that makes a session a test: when a session has ended (completed or failed), the engine runs its
 // checks and stores `result {passed, checks[]}`. Checks over the transcript are SQL; the optional LLM judge asks
 // the configured OpenAI-compatible endpoint. A stopped session gets no verdict.
-import type { CheckResult, Database, Session, SessionCheck, SessionResult } from "@mimic/db";
+import type {
+  CheckResult,
+  Database,
+  Session,
+  SessionCheck,
+  SessionEndReason,
+  SessionResult,
+} from "@mimic/db";
 import { messages, rowsOf } from "@mimic/db";
 import { and, asc, eq, sql } from "drizzle-orm";
 
@@ -61,22 +68,40 @@ async function replyWithin(
       );
 }
 
+/** Ends where the persona's last message is a goodbye, which needs no answer. */
+const PARTING_ENDS: readonly SessionEndReason[] = ["goal_reached", "persona_gave_up"];
+/** Ends that may cut the agent's reply window short. */
+const LIMIT_ENDS: readonly SessionEndReason[] = ["message_limit", "duration_limit"];
+
 async function allAnswered(db: Database, session: Session, check: SessionCheck) {
-  // Number persona turns by a running count, then count the agent messages inside each turn.
+  // Number persona turns by a running count, then count the agent messages inside each turn. `cut` tells
+  // whether the session ended before the agent's reply window for that turn closed (database clock).
   const rows = await db.execute(sql`
     with numbered as (
-      select ${messages.senderType} as sender,
+      select ${messages.senderType} as sender, ${messages.timestamp} as at,
              sum(case when ${messages.senderType} = 'persona' then 1 else 0 end)
                over (order by ${messages.timestamp}, ${messages.seq}) as turn
       from ${messages} where ${messages.sessionId} = ${session.id}
     )
-    select turn::int as turn, count(*) filter (where sender = 'agent')::int as replies
+    select turn::int as turn, count(*) filter (where sender = 'agent')::int as replies,
+           coalesce(${session.endedAt?.toISOString() ?? null}::timestamptz < min(at) filter (where sender = 'persona')
+             + make_interval(secs => ${session.config.replyTimeout}::float8), false) as cut
     from numbered where turn > 0 group by turn order by turn`);
-  const turns = rowsOf<{ turn: number; replies: number }>(rows);
-  // The persona's goodbye after reaching its goal needs no answer.
-  const considered = session.reason === "goal reached" ? turns.slice(0, -1) : turns;
+  const turns = rowsOf<{ turn: number; replies: number; cut: boolean }>(rows);
+  const last = turns.at(-1);
+  const endReason = session.endReason;
+  // The persona's goodbye needs no answer, nor does a message the session's limit cut off before the agent
+  // had its reply timeout to answer it.
+  const excuseLast =
+    !!last &&
+    Number(last.replies) === 0 &&
+    !!endReason &&
+    (PARTING_ENDS.includes(endReason) || (LIMIT_ENDS.includes(endReason) && last.cut));
+  const considered = excuseLast ? turns.slice(0, -1) : turns;
   const unanswered = considered.filter((t) => Number(t.replies) === 0).map((t) => Number(t.turn));
-  if (considered.length === 0) return result(check, false, "the persona never spoke");
+  if (turns.length === 0) return result(check, false, "the persona never spoke");
+  if (considered.length === 0)
+    return result(check, true, "the persona's only message was cut off by the end of the session");
   return unanswered.length === 0
     ? result(check, true, `${considered.length} of ${considered.length} answered`)
     : result(
@@ -126,6 +151,23 @@ async function transcriptText(db: Database, session: Session): Promise<string> {
     .join("\n");
 }
 
+/** Why the goal was not reached, from the end reason (data), with the detail where it helps. */
+function goalMissed(session: Session): string {
+  const { config } = session;
+  switch (session.endReason) {
+    case "message_limit":
+      return `goal not reached within ${config.maxMessages} messages`;
+    case "duration_limit":
+      return `goal not reached within ${config.duration} s`;
+    case "persona_gave_up":
+      return `goal not reached: ${session.reason ?? "the persona gave up"}`;
+    default:
+      return `goal not reached: the session ended with ${session.endReason ?? session.status}${
+        session.reason ? ` (${session.reason})` : ""
+      }`;
+  }
+}
+
 export async function runCheck(
   db: Database,
   session: Session,
@@ -151,9 +193,9 @@ export async function runCheck(
           : result(check, false, `${count} matching, first: ${snippet(first!)}`);
       }
       case "goal_reached":
-        return session.reason === "goal reached"
+        return session.endReason === "goal_reached"
           ? result(check, true, "goal reached")
-          : result(check, false, `the session ended with: ${session.reason ?? session.status}`);
+          : result(check, false, goalMissed(session));
       case "llm_judge": {
         if (!judge) {
           return {
@@ -185,11 +227,13 @@ export async function computeVerdict(
   session: Session,
   judge: Judge | undefined,
 ): Promise<SessionResult> {
+  // A persona that gave up ends the session normally, but the agent lost the customer: that is a failure.
+  const ok = session.status === "completed" && session.endReason !== "persona_gave_up";
   const completed: CheckResult = {
     name: "the session completed",
     type: "completed",
-    status: session.status === "completed" ? "passed" : "failed",
-    passed: session.status === "completed",
+    status: ok ? "passed" : "failed",
+    passed: ok,
     detail: session.reason ?? session.status,
   };
   const checks = [completed];

@@ -2,7 +2,7 @@
 import type { Database, SessionCheck } from "@mimic/db";
 import { type TObject, Type } from "@sinclair/typebox";
 import { sql } from "drizzle-orm";
-import { AppError } from "../errors.js";
+import { AppError, type ErrorDetail } from "../errors.js";
 
 const variants: TObject[] = [
   Type.Object(
@@ -115,4 +115,51 @@ export async function validateCheckPatterns(
       ]);
     }
   }
+}
+
+/** A check's identity: its type and parameters, key order aside. Identical checks are kept once. */
+const checkKey = (check: SessionCheck) =>
+  JSON.stringify(Object.entries(check).sort(([a], [b]) => a.localeCompare(b)));
+
+export function uniqueChecks(checks: SessionCheck[]): SessionCheck[] {
+  const seen = new Set<string>();
+  return checks.filter((check) => {
+    const key = checkKey(check);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * A persona's default checks: `goal_reached` when it has a goal, `all_answered` always, then its own `checks`.
+ * A testing tool's default must fail a bot that ignores the customer.
+ */
+export function personaDefaultChecks(persona: {
+  goal: string | null;
+  checks: SessionCheck[];
+}): SessionCheck[] {
+  return uniqueChecks([
+    ...(persona.goal ? [{ type: "goal_reached" } as const] : []),
+    { type: "all_answered" },
+    ...persona.checks,
+  ]);
+}
+
+/** The checks a session runs: the persona's defaults (unless `inherit` is false) plus the session's own, once each. */
+export function sessionChecks(
+  persona: { goal: string | null; checks: SessionCheck[] },
+  own: SessionCheck[] | undefined,
+  inherit = true,
+): SessionCheck[] {
+  return uniqueChecks([...(inherit ? personaDefaultChecks(persona) : []), ...(own ?? [])]);
+}
+
+export const LLM_REQUIRED = "needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server";
+
+/** `llm_judge` checks cannot run without an LLM endpoint: say so when they are saved, not when they run. */
+export function llmJudgeDetails(checks: SessionCheck[] | undefined, field = "checks"): ErrorDetail[] {
+  return (checks ?? []).flatMap((check, i) =>
+    check.type === "llm_judge" ? [{ field: `${field}[${i}]`, message: `llm_judge ${LLM_REQUIRED}` }] : [],
+  );
 }

@@ -56,6 +56,8 @@ describe("a crash mid-session", () => {
       name: "P",
       prompt: "You are a customer with a late order.",
       seed: 3,
+      // Scripted lines: the echo bot would otherwise make the persona give up before the limit.
+      script: ["Hi.", "My order is late.", "It's order #12345.", "Can you check it?", "Any news?"],
     });
     const agent = await call<{ id: string }>("POST", "/api/agents", {
       name: "B",

@@ -206,6 +206,7 @@ describe("live events on /api/ws", () => {
       sessionId: session.id,
       data: {
         status: "completed",
+        endReason: "message_limit",
         reason: "message limit reached",
         messageCount: 2,
         result: { passed: true },

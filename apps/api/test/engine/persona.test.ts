@@ -35,6 +35,11 @@ describe("the scripted persona", () => {
     expect(first.content).toBe("Hi. I ordered a product online. I'd like to get a refund.");
   });
 
+  it("puts the goal into its sentence grammatically, whatever the goal's casing and person", async () => {
+    const first = await next([], { goal: "Get your money back.", traits: {} });
+    expect(first.content).toBe("Hi there! I ordered a product online. I'd like to get my money back.");
+  });
+
   it("says its script lines first, in order", async () => {
     const script = ["Hello, order #1234 never arrived.", "Are you there?"];
     expect((await next([], { script })).content).toBe(script[0]);
@@ -58,36 +63,114 @@ describe("the scripted persona", () => {
     expect(unseeded.size).toBeGreaterThan(1);
   });
 
-  it("answers the agent's question with a plausible detail", async () => {
-    const reply = await next([
+  it("answers the agent's question with a plausible detail, the same one each time it is asked", async () => {
+    const t: TranscriptLine[] = [
       { senderType: "persona", content: "Hi." },
       { senderType: "agent", content: "Could you give me your order number?" },
+    ];
+    const reply = await next(t);
+    const order = /order (?:number )?is #(\d{6})\.$|order #(\d{6})\.$/.exec(reply.content);
+    expect(order).not.toBeNull();
+    const again = await next([
+      ...t,
+      { senderType: "persona", content: reply.content },
+      { senderType: "agent", content: "Sorry, what was the order number again?" },
     ]);
-    expect(reply.content).toMatch(/^It's order #\d{6}\.$/);
+    expect(again.content).toContain(`#${order![1] ?? order![2]}`);
+    expect(again.content).not.toBe(reply.content);
+    expect(again.giveUp).toBeUndefined();
   });
 
-  it("pushes back when the reply is off-topic", async () => {
+  it("pushes back when the reply is off-topic, and asks for its goal again", async () => {
     const reply = await next([
       { senderType: "persona", content: "Hi." },
       { senderType: "agent", content: "Our summer sale starts on Monday with great discounts." },
     ]);
-    expect(reply.content).toBe("That doesn't answer my question. I'd like to get a refund.");
+    expect(reply.content).toMatch(
+      /^(That doesn't answer my question|That has nothing to do|That's not what I asked)/,
+    );
+    expect(reply.content).toMatch(/refund/);
+    expect(reply).toMatchObject({ goalReached: false });
   });
 
   it("asks again when the agent did not answer", async () => {
-    const reply = await next([{ senderType: "persona", content: "Hi." }]);
+    const reply = await next([
+      { senderType: "persona", content: "Hi." },
+      { senderType: "system", content: "No reply from the agent within 10 s." },
+    ]);
     expect(reply.content).toMatch(/anyone|waiting|nobody/i);
+    expect(reply.giveUp).toBeUndefined();
   });
 
-  it("thanks and ends when the agent's words cover its goal", async () => {
+  it("escalates, then gives up sooner when impatient than when patient", async () => {
+    const stalled = (rounds: number): TranscriptLine[] =>
+      Array.from({ length: rounds }, (_, i) => [
+        { senderType: "persona" as const, content: `Message ${i}.` },
+        { senderType: "agent" as const, content: "Please hold." },
+      ]).flat();
+    expect((await next(stalled(2))).content).toMatch(/human|real person|someone|patience/i);
+    expect((await next(stalled(3))).giveUp).toBe("agent kept repeating itself");
+    const patient = { traits: { patience_level: "high" } };
+    expect((await next(stalled(3), patient)).giveUp).toBeUndefined();
+    expect((await next(stalled(4), patient)).content).toMatch(/person|colleague|someone/i);
+    const last = await next(stalled(5), patient);
+    expect(last).toMatchObject({ goalReached: false, giveUp: "agent kept repeating itself" });
+  });
+
+  it("thanks and ends when the agent's reply answers its goal", async () => {
     const reply = await next([
       { senderType: "persona", content: "Hi." },
       { senderType: "agent", content: "I have processed a refund for you." },
     ]);
     expect(reply.goalReached).toBe(true);
+    expect(reply.giveUp).toBeUndefined();
     expect(reply.content).toMatch(/thank/i);
-    expect(goalCovered("get a new delivery date", "Your new delivery date is Thursday")).toBe(true);
-    expect(goalCovered("get a new delivery date", "We deliver every day")).toBe(false);
+  });
+});
+
+describe("goalCovered", () => {
+  const asked = ["Hi. My headphones from Monday are late. I'd like to get a new delivery date."];
+  const covered = (reply: string, goal = "get a new delivery date") => goalCovered(goal, [reply], asked);
+
+  it("accepts an affirmative, concrete answer", () => {
+    expect(covered("Your new delivery date is Thursday.")).toBe(true);
+    expect(covered("Sorry for the wait! Your delivery date is now the 14th, does that work for you?")).toBe(
+      true,
+    );
+    expect(covered("Your refund has been issued and will reach your card in 3–5 days.", "get a refund")).toBe(
+      true,
+    );
+    expect(covered("I have processed a refund for you.", "get a refund")).toBe(true);
+  });
+
+  it("rejects questions, negations and hedges", () => {
+    expect(covered("Would you like a new delivery date?")).toBe(false);
+    expect(covered("I can't give you a delivery date.")).toBe(false);
+    expect(covered("There is no delivery date for it yet, maybe Thursday.")).toBe(false);
+    expect(covered("I don't know your delivery date, I'll check on Monday.")).toBe(false);
+    expect(covered("I've sent your refund request to the team.", "get a refund")).toBe(false);
+  });
+
+  it("rejects replies that name the goal without answering it", () => {
+    expect(covered("We deliver every day.")).toBe(false);
+    expect(covered("I can help you with a new delivery date.")).toBe(false);
+    expect(covered("Refunds are great.", "get a refund")).toBe(false);
+    expect(covered("All set!", "get a refund")).toBe(false);
+  });
+
+  it("rejects the persona's own words quoted back, even when they carry a date", () => {
+    expect(covered(`You said: ${asked[0]}`)).toBe(false);
+    const lines = ["I'd like to get a new delivery date, ideally Friday the 12th."];
+    expect(goalCovered("get a new delivery date", [`You said: ${lines[0]}`], lines)).toBe(false);
+    expect(goalCovered("get a new delivery date", [`"${lines[0]}" Noted.`], lines)).toBe(false);
+    expect(goalCovered("get a new delivery date", ["Your new delivery date is Friday the 12th."], [])).toBe(
+      true,
+    );
+  });
+
+  it("without a goal, only a completed action counts", () => {
+    expect(goalCovered(null, ["Your account has been reset."], [])).toBe(true);
+    expect(goalCovered(null, ["Thanks for your message."], [])).toBe(false);
   });
 });
 

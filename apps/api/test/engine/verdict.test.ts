@@ -1,3 +1,4 @@
+import { personas, sessions } from "@mimic/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, expectError, registerUser, type TestContext, type TestUser } from "../helpers.js";
 import { type LlmServer, startLlmServer, startWebhookBot, type WebhookBot } from "../support/bots.js";
@@ -14,7 +15,12 @@ interface Verdict {
   passed: boolean;
   checks: { name: string; type: string; status: string; passed: boolean | null; detail: string }[];
 }
-type Judged = SessionBody & { result: Verdict | null; groupId: string | null };
+type Judged = SessionBody & {
+  result: Verdict | null;
+  groupId: string | null;
+  endReason: string | null;
+  checks: object[];
+};
 
 let ctx: TestContext;
 let user: TestUser;
@@ -96,18 +102,20 @@ describe("verdicts", () => {
     const done = await judged(s.id);
     expect(done.status).toBe("completed");
     expect(done.result!.passed).toBe(true);
+    // The persona's defaults (goal_reached for its goal, all_answered) come first; the session's own copies
+    // of them run once.
     expect(done.result!.checks.map((c) => [c.type, c.status])).toEqual([
       ["completed", "passed"],
-      ["reply_within", "passed"],
+      ["goal_reached", "passed"],
       ["all_answered", "passed"],
+      ["reply_within", "passed"],
       ["must_match", "passed"],
       ["must_not_match", "passed"],
-      ["goal_reached", "passed"],
     ]);
-    expect(done.result.checks[1]!.detail).toMatch(/^slowest reply \d+ ms$/);
-    expect(done.result.checks[3]!.detail).toMatch(
-      /^1 matching, first: “Your new delivery date is Thursday\.”$/,
-    );
+    const byType = Object.fromEntries(done.result!.checks.map((c) => [c.type, c]));
+    expect(done.endReason).toBe("goal_reached");
+    expect(byType.reply_within!.detail).toMatch(/^slowest reply \d+ ms$/);
+    expect(byType.must_match!.detail).toMatch(/^1 matching, first: “Your new delivery date is Thursday\.”$/);
   });
 
   it("fails a session that breaks checks, naming what went wrong", async () => {
@@ -130,7 +138,7 @@ describe("verdicts", () => {
     expect(byType.reply_within!.detail).toMatch(/^2 of 2 replies slower than 50 ms \(slowest \d+ ms\)$/);
     expect(byType.must_not_match!.detail).toBe("2 matching, first: “Sorry, I cannot help with that.”");
     expect(byType.must_match!.detail).toBe("no agent message matches");
-    expect(byType.goal_reached!.detail).toBe("the session ended with: message limit reached");
+    expect(byType.goal_reached!.detail).toBe("goal not reached within 4 messages");
   });
 
   it("reports unanswered persona messages", async () => {
@@ -143,9 +151,10 @@ describe("verdicts", () => {
       { goal: null },
     );
     const done = await judged(s.id);
+    // Message 2 brought the session to its limit before the agent's reply timeout: it is not held against it.
     expect(done.result!.checks[1]).toMatchObject({
       status: "failed",
-      detail: "persona messages 1, 2 got no reply",
+      detail: "persona message 1 got no reply",
     });
   });
 
@@ -154,7 +163,13 @@ describe("verdicts", () => {
     bots.push(down);
     const failed = await judged((await run(down.url, [])).id);
     expect(failed.status).toBe("failed");
-    expect(failed.result).toMatchObject({ passed: false, checks: [{ type: "completed", status: "failed" }] });
+    expect(failed.endReason).toBe("agent_error");
+    expect(failed.result!.passed).toBe(false);
+    expect(failed.result!.checks[0]).toMatchObject({
+      type: "completed",
+      status: "failed",
+      detail: "agent unreachable: agent answered HTTP 500",
+    });
 
     const slow = await bot(() => "ok", 0);
     const s = await run(
@@ -168,7 +183,7 @@ describe("verdicts", () => {
     const stopped = (
       await ctx.app.inject({ method: "GET", url: `/api/sessions/${s.id}`, headers: user.headers })
     ).json();
-    expect(stopped).toMatchObject({ status: "stopped", result: null });
+    expect(stopped).toMatchObject({ status: "stopped", endReason: "stopped", result: null });
   });
 
   it("asks the LLM judge with the rubric and transcript", async () => {
@@ -180,7 +195,7 @@ describe("verdicts", () => {
       { goal: "get a refund" },
     );
     const done = await judged(s.id);
-    expect(done.result!.checks[1]).toMatchObject({
+    expect(done.result!.checks.find((c) => c.type === "llm_judge")).toMatchObject({
       type: "llm_judge",
       status: "passed",
       passed: true,
@@ -191,42 +206,42 @@ describe("verdicts", () => {
     expect(request.messages.at(-1)!.content).toContain("AGENT: I have issued a refund to your card.");
   });
 
-  it("skips the LLM judge, clearly, when no LLM is configured", async () => {
+  it("refuses llm_judge checks and openai personas when no LLM is configured (422, nothing created)", async () => {
     const plain = await createTestApp(ENGINE_ENV, { engine: true });
     try {
       const u = await registerUser(plain.app);
-      const b = await bot(() => "Your new delivery date is Thursday.");
       const persona = await createPersona(plain.app, u);
-      const agent = await createAgent(plain.app, u, { webhook_url: b.url });
-      const s = await startSession(plain.app, u, {
-        agentId: agent.id,
-        personaId: persona.id,
-        checks: [{ type: "llm_judge", rubric: "Polite" }],
-        config: { messageInterval: 0 },
-      });
-      await waitForEnd(plain.app, u, s.id);
-      await expect
-        .poll(
-          async () =>
-            (
-              await plain.app.inject({ method: "GET", url: `/api/sessions/${s.id}`, headers: u.headers })
-            ).json().result,
-          {
-            timeout: 10_000,
-          },
-        )
-        .toMatchObject({
-          passed: true,
-          checks: [
-            { type: "completed" },
-            {
-              type: "llm_judge",
-              status: "skipped",
-              passed: null,
-              detail: "no LLM endpoint configured (MIMIC_LLM_BASE_URL)",
-            },
-          ],
-        });
+      const agent = await createAgent(plain.app, u, { webhook_url: "https://bot.example.com/hook" });
+      const post = (payload: object) =>
+        plain.app.inject({ method: "POST", url: "/api/sessions", headers: u.headers, payload });
+      const judgeError = expectError(
+        await post({
+          agentId: agent.id,
+          personaId: persona.id,
+          checks: [{ type: "llm_judge", rubric: "Polite" }],
+        }),
+        422,
+        "VALIDATION_ERROR",
+      );
+      expect(judgeError.details).toEqual([
+        {
+          field: "checks[0]",
+          message: "llm_judge needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server",
+        },
+      ]);
+      // A persona saved while an LLM was configured, used after it went away.
+      const [llmPersona] = await plain.db.db
+        .insert(personas)
+        .values({ userId: u.id, name: "LLM", prompt: "p", provider: "openai" })
+        .returning();
+      const providerError = expectError(
+        await post({ agentId: agent.id, personaId: llmPersona!.id }),
+        422,
+        "VALIDATION_ERROR",
+      );
+      expect(providerError.message).toContain("MIMIC_LLM_BASE_URL");
+      expect(providerError.details?.[0]?.field).toBe("personaId");
+      expect(await plain.db.db.select().from(sessions)).toHaveLength(0);
     } finally {
       await plain.close();
     }
@@ -242,12 +257,62 @@ describe("verdicts", () => {
       personaId: persona.id,
       config: { messageInterval: 0.3 },
     });
-    expect((created as unknown as { checks: unknown }).checks).toEqual([{ type: "goal_reached" }]);
+    // The persona's own goal_reached is the one its goal implies: it runs once, beside all_answered.
+    expect((created as unknown as { checks: unknown }).checks).toEqual([
+      { type: "goal_reached" },
+      { type: "all_answered" },
+    ]);
     const unsubscribe = ctx.app.events.subscribe(created.id, (event) => events.push(event as never));
     await judged(created.id);
     await expect.poll(() => events.filter((e) => e.type === "session_end")).toHaveLength(1);
     unsubscribe();
     expect(events.find((e) => e.type === "session_end")!.data.result).toMatchObject({ passed: true });
+  });
+
+  it("combines the persona's defaults with the session's own, once each; inheritChecks: false opts out", async () => {
+    const persona = await createPersona(ctx.app, user, {
+      checks: [{ type: "must_not_match", pattern: "sorry" }],
+    });
+    const agent = await createAgent(ctx.app, user, { webhook_url: "https://bot.example.com/hook" });
+    const create = async (body: object) => {
+      const res = await ctx.app.inject({
+        method: "POST",
+        url: "/api/sessions",
+        headers: user.headers,
+        payload: { agentId: agent.id, personaId: persona.id, config: { messageInterval: 60 }, ...body },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      const session = res.json();
+      await ctx.app.inject({ method: "DELETE", url: `/api/sessions/${session.id}`, headers: user.headers });
+      return session.checks;
+    };
+    expect(
+      await create({
+        checks: [
+          { type: "reply_within", ms: 500 },
+          { pattern: "sorry", type: "must_not_match" },
+          { type: "all_answered" },
+        ],
+      }),
+    ).toEqual([
+      { type: "goal_reached" },
+      { type: "all_answered" },
+      { type: "must_not_match", pattern: "sorry" },
+      { type: "reply_within", ms: 500 },
+    ]);
+    expect(await create({ inheritChecks: false, checks: [{ type: "reply_within", ms: 500 }] })).toEqual([
+      { type: "reply_within", ms: 500 },
+    ]);
+    expect(await create({ inheritChecks: false })).toEqual([]);
+    const noGoal = await createPersona(ctx.app, user, { goal: null });
+    const res = await ctx.app.inject({
+      method: "POST",
+      url: "/api/sessions",
+      headers: user.headers,
+      payload: { agentId: agent.id, personaId: noGoal.id, config: { messageInterval: 60 } },
+    });
+    expect(res.json().checks).toEqual([{ type: "all_answered" }]);
+    await ctx.app.inject({ method: "DELETE", url: `/api/sessions/${res.json().id}`, headers: user.headers });
   });
 
   it("rejects checks that cannot run: unknown types, bad fields, invalid patterns (422)", async () => {
@@ -281,8 +346,8 @@ describe("verdicts", () => {
 });
 
 describe("repeat groups", () => {
-  it("runs a pair N times as a group and reports pass rate and pass^k", async () => {
-    // Fails every other session: the bot apologises in even-numbered sessions.
+  it("runs a pair N times in total as a group and reports pass rate and pass^k", async () => {
+    // Fails every other session: the bot apologises in odd-numbered sessions.
     const sessionsSeen = new Map<string, number>();
     const flaky = await startWebhookBot((m) => {
       if (!sessionsSeen.has(m.sessionId)) sessionsSeen.set(m.sessionId, sessionsSeen.size);
@@ -295,17 +360,28 @@ describe("repeat groups", () => {
     bots.push(flaky);
     const created = await run(flaky.url, [{ type: "must_not_match", pattern: "sorry" }], {
       repeat: 2,
+      inheritChecks: false,
       config: { messageInterval: 0, replyTimeout: 1, maxMessages: 4 },
     });
     expect(created.groupId).toMatch(/^[0-9a-f-]{36}$/);
+    const first = (
+      await ctx.app.inject({
+        method: "GET",
+        url: `/api/session-groups/${created.groupId}`,
+        headers: user.headers,
+      })
+    ).json();
+    expect(first.total).toBe(2);
+    // `times` is the number of runs too: a new group of 4 like this session.
     const more = await ctx.app.inject({
       method: "POST",
-      url: `/api/sessions/${created.id}/repeat?times=2`,
+      url: `/api/sessions/${created.id}/repeat?times=4`,
       headers: user.headers,
     });
     expect(more.statusCode).toBe(201);
-    expect(more.json()).toMatchObject({ id: created.groupId, total: 4 });
-    const url = `/api/session-groups/${created.groupId}`;
+    expect(more.json().total).toBe(4);
+    expect(more.json().id).not.toBe(created.groupId);
+    const url = `/api/session-groups/${more.json().id}`;
     await expect
       .poll(
         async () => (await ctx.app.inject({ method: "GET", url, headers: user.headers })).json().finished,
@@ -324,6 +400,12 @@ describe("repeat groups", () => {
       [4, 0],
     ]);
     expect(group.runs.map((r: { passed: boolean }) => r.passed).filter(Boolean)).toHaveLength(2);
+    expect(group.runs.every((r: { endReason: string | null }) => r.endReason !== null)).toBe(true);
+    // The source session keeps its own group.
+    const source = (
+      await ctx.app.inject({ method: "GET", url: `/api/sessions/${created.id}`, headers: user.headers })
+    ).json();
+    expect(source.groupId).toBe(created.groupId);
     const stranger = await registerUser(ctx.app);
     expectError(
       await ctx.app.inject({ method: "GET", url, headers: stranger.headers }),

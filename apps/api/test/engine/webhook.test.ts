@@ -105,7 +105,11 @@ describe("a session against a webhook bot", () => {
 
   it("ends at the duration limit", async () => {
     const hook = await bot();
-    const persona = await createPersona(ctx.app, user, { goal: null });
+    // A long script keeps the persona talking to the echo bot (it would give up on it otherwise).
+    const persona = await createPersona(ctx.app, user, {
+      goal: null,
+      script: Array.from({ length: 30 }, (_, i) => `Line ${i + 1}.`),
+    });
     const agent = await createAgent(ctx.app, user, { webhook_url: hook.url });
     const started = Date.now();
     const created = await startSession(ctx.app, user, {

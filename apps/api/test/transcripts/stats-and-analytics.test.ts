@@ -71,7 +71,8 @@ const system = (iso: string): MessageRow => ({ senderType: "system", content: "n
  * S8   A1    P1   03-07 23:59:59.999         23:59:59.999 → 03-08 00:00:09.999  stopped  —   1p+1a          1500
  * Outside the range: S9 (A1, 02-29 23:59:59, passed, latency 99999), S10 (A1, 03-08 00:00:00, failed, 88888);
  * another user's session on 03-03 with 3 messages.
- * Failure reasons: S2, S7 "unreachable: connect timeout"; S11 "bad reply: 500"; S4 (A2) "unreachable: connect timeout".
+ * Failure reasons (end reason agent_error): S2, S7 "unreachable: connect timeout"; S11 "bad reply: 500"; S4 (A2)
+ * "unreachable: connect timeout". S3 completed on its message limit (message_limit) and did not pass.
  *
  * Durations (ended_at - coalesce(started_at, created_at)): S1 120.25, S2 60, S3 300, S4 45, S11 60, S7 31, S8 10.
  */
@@ -95,6 +96,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-01T09:00:10Z"),
     endedAt: t("2024-03-01T09:02:10.250Z"),
     status: "completed",
+    endReason: "goal_reached",
     reason: "goal reached",
     result: verdict(true),
     promptTokens: 120,
@@ -113,6 +115,7 @@ beforeAll(async () => {
     createdAt: t("2024-03-01T23:59:30Z"),
     endedAt: t("2024-03-02T00:00:30Z"),
     status: "failed",
+    endReason: "agent_error",
     reason: unreachable,
     result: verdict(false),
   });
@@ -123,6 +126,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-03T12:00:05Z"),
     endedAt: t("2024-03-03T12:05:05Z"),
     status: "completed",
+    endReason: "message_limit",
     reason: "message limit reached",
     result: verdict(false),
   });
@@ -137,6 +141,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-03T18:00:00Z"),
     endedAt: t("2024-03-03T18:00:45Z"),
     status: "failed",
+    endReason: "agent_error",
     reason: unreachable,
   });
   await insertMessages(ctx, ids.S4, [
@@ -148,6 +153,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-04T10:00:00Z"),
     endedAt: t("2024-03-04T10:01:00Z"),
     status: "failed",
+    endReason: "agent_error",
     reason: "bad reply: 500",
     result: verdict(false),
   });
@@ -170,6 +176,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-06T00:00:00Z"),
     endedAt: t("2024-03-06T00:00:31Z"),
     status: "failed",
+    endReason: "agent_error",
     reason: unreachable,
   });
   await insertMessages(ctx, ids.S7, [persona("2024-03-06T00:00:00Z")]);
@@ -178,6 +185,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-07T23:59:59.999Z"),
     endedAt: t("2024-03-08T00:00:09.999Z"),
     status: "stopped",
+    endReason: "stopped",
     reason: "stopped by user",
   });
   await insertMessages(ctx, ids.S8, [
@@ -199,6 +207,7 @@ beforeAll(async () => {
     startedAt: t("2024-03-08T00:00:00Z"),
     endedAt: t("2024-03-08T00:00:01Z"),
     status: "failed",
+    endReason: "agent_error",
     reason: "late failure",
   });
   await insertMessages(ctx, ids.S10, [
@@ -216,6 +225,7 @@ beforeAll(async () => {
       startedAt: t("2024-03-03T09:00:00Z"),
       endedAt: t("2024-03-03T09:00:05Z"),
       status: "failed",
+      endReason: "agent_error",
       reason: "someone else's failure",
       result: verdict(true),
     },
@@ -479,8 +489,8 @@ describe("GET /api/analytics/agents/{id}", () => {
       replyLatency: { count: 7, p50: 1500, p95: 3700, max: 4000 },
       // Failed sessions only, most frequent first (not alphabetical).
       failureReasons: [
-        { reason: "unreachable: connect timeout", count: 2 },
-        { reason: "bad reply: 500", count: 1 },
+        { endReason: "agent_error", count: 3, reason: "unreachable: connect timeout" },
+        { endReason: "message_limit", count: 1, reason: "message limit reached" },
       ],
       dailyStats: [
         day("2024-03-01", 2, 7, 90),

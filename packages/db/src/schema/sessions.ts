@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { agents } from "./agents.js";
 import { createdAt, id, updatedAt } from "./columns.js";
-import { sessionPhase, sessionStatus } from "./enums.js";
+import { sessionEndReason, sessionPhase, sessionStatus } from "./enums.js";
 import { personas } from "./personas.js";
 import { users } from "./users.js";
 
@@ -56,7 +56,9 @@ export const sessions = pgTable(
     config: jsonb("config").$type<SessionConfig>().notNull(),
     /** Free JSON from the user (≤ 16 KiB, enforced by the API). */
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
-    /** Why the session ended: "completed", "goal_reached", "max_messages", "agent_unreachable: …", "stopped by user" … */
+    /** Why the session ended, as data (set with `status` when it ends). */
+    endReason: sessionEndReason("end_reason"),
+    /** The end's free-text detail: "goal not reached", "agent unreachable: no reply within 20 s" … */
     reason: text("reason"),
     checks: jsonb("checks").$type<SessionCheck[]>().notNull().default([]),
     /** Verdict of the session's checks, set when it ends. */

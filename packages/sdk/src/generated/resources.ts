@@ -352,7 +352,7 @@ export class SessionsResource {
   }
 
   /**
-   * Run the same persona/agent pair N more times, grouped with this session
+   * Run the session's persona/agent pair again: a new group of N runs with its config and checks
    *
    * `POST /api/sessions/{id}/repeat` (operation `repeatSession`)
    */

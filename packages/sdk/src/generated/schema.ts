@@ -334,7 +334,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run the same persona/agent pair N more times, grouped with this session */
+        /** Run the session's persona/agent pair again: a new group of N runs with its config and checks */
         post: operations["repeatSession"];
         delete?: never;
         options?: never;
@@ -450,10 +450,12 @@ export interface components {
             /** Format: date */
             endDate: string;
             failedSessions: number;
-            /** @description Most frequent first */
+            /** @description How sessions that failed or did not pass ended, by end reason, most frequent first */
             failureReasons: {
                 count: number;
-                reason: string;
+                endReason: components["schemas"]["SessionEndReason"];
+                /** @description The most frequent detail */
+                reason: string | null;
             }[];
             messagesPerSession: number | null;
             name: string;
@@ -566,7 +568,7 @@ export interface components {
         CreateSessionRequest: {
             /** @description An agent of yours */
             agentId: string;
-            /** @description What the finished session must satisfy (default: the persona's checks) */
+            /** @description What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once */
             checks?: components["schemas"]["SessionCheck"][];
             /** @description Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout */
             config?: {
@@ -579,13 +581,15 @@ export interface components {
                 /** @description Seconds to wait for the agent's replies to each persona message */
                 replyTimeout?: number;
             };
+            /** @description Default true: the persona's defaults run too. false: only this session's own checks run */
+            inheritChecks?: boolean;
             /** @description Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set. */
             metadata?: {
                 [key: string]: unknown;
             };
             /** @description A persona of yours */
             personaId: string;
-            /** @description Run the same pair this many times as one group (see GET /api/session-groups/{id}) */
+            /** @description Runs in total: more than 1 starts that many identical runs as one group (see GET /api/session-groups/{id}); the first is returned */
             repeat?: number;
         };
         CreatedApiKey: {
@@ -786,10 +790,13 @@ export interface components {
         Session: {
             /** Format: uuid */
             agentId: string;
+            /** @description The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own */
             checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
             createdAt: string;
+            /** @description Why the session ended (null while it runs) */
+            endReason: components["schemas"]["SessionEndReason"] | null;
             endedAt: string | null;
             /** @description Set for repeated runs */
             groupId: string | null;
@@ -801,7 +808,7 @@ export interface components {
             };
             /** Format: uuid */
             personaId: string;
-            /** @description Why the session ended */
+            /** @description The end's detail, for people: "goal reached", "agent unreachable: no reply within 20 s" … */
             reason: string | null;
             /** @description The verdict, once the session has ended and its checks have run (stopped sessions get none) */
             result: components["schemas"]["SessionResult"] | null;
@@ -871,10 +878,13 @@ export interface components {
         SessionDetail: {
             /** Format: uuid */
             agentId: string;
+            /** @description The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own */
             checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
             createdAt: string;
+            /** @description Why the session ended (null while it runs) */
+            endReason: components["schemas"]["SessionEndReason"] | null;
             endedAt: string | null;
             /** @description Set for repeated runs */
             groupId: string | null;
@@ -888,7 +898,7 @@ export interface components {
             };
             /** Format: uuid */
             personaId: string;
-            /** @description Why the session ended */
+            /** @description The end's detail, for people: "goal reached", "agent unreachable: no reply within 20 s" … */
             reason: string | null;
             /** @description The verdict, once the session has ended and its checks have run (stopped sessions get none) */
             result: components["schemas"]["SessionResult"] | null;
@@ -906,9 +916,12 @@ export interface components {
             data: {
                 /** @description Seconds from start to end */
                 duration: number;
+                /** @description Why the session ended (null while it runs) */
+                endReason: components["schemas"]["SessionEndReason"] | null;
                 messageCount: number;
+                /** @description The end's detail, for people */
                 reason: string;
-                result?: unknown;
+                result?: components["schemas"]["SessionResult"];
                 status: "pending" | "active" | "completed" | "failed" | "stopped";
             };
             /** Format: uuid */
@@ -916,6 +929,8 @@ export interface components {
             /** @enum {string} */
             type: "session_end";
         };
+        /** @description Why a session ended. `goal_reached`, `persona_gave_up`, `message_limit`, `duration_limit` leave it completed; `agent_error`, `persona_error` failed; `stopped`, `persona_deleted`, `agent_deleted` stopped */
+        SessionEndReason: "goal_reached" | "persona_gave_up" | "message_limit" | "duration_limit" | "stopped" | "agent_error" | "persona_error" | "persona_deleted" | "agent_deleted";
         SessionGroup: {
             /** @description Runs with a verdict */
             finished: number;
@@ -930,8 +945,11 @@ export interface components {
             passRate: number | null;
             passed: number;
             runs: {
+                /** @description Why the session ended (null while it runs) */
+                endReason: components["schemas"]["SessionEndReason"] | null;
                 /** @description null until the run has a verdict */
                 passed: boolean | null;
+                /** @description The end's detail, for people: "goal reached", "agent unreachable: no reply within 20 s" … */
                 reason: string | null;
                 /** Format: uuid */
                 sessionId: string;
@@ -988,8 +1006,11 @@ export interface components {
             type: "session_update";
         };
         StoppedSession: {
+            /** @description Why the session ended (null while it runs) */
+            endReason: components["schemas"]["SessionEndReason"] | null;
             /** Format: uuid */
             id: string;
+            /** @description The end's detail, for people: "goal reached", "agent unreachable: no reply within 20 s" … */
             reason: string | null;
             status: "pending" | "active" | "completed" | "failed" | "stopped";
             /** Format: date-time */
@@ -2917,7 +2938,7 @@ export interface operations {
     repeatSession: {
         parameters: {
             query: {
-                /** @description New runs to start */
+                /** @description Runs in total: a new group of this many runs like the session */
                 times: number;
             };
             header?: never;

@@ -55,6 +55,10 @@ export type SessionCheck = components["schemas"]["SessionCheck"];
 export type SessionConfig = components["schemas"]["SessionConfig"];
 export type SessionDetail = components["schemas"]["SessionDetail"];
 export type SessionEndEvent = components["schemas"]["SessionEndEvent"];
+
+/** Why a session ended. `goal_reached`, `persona_gave_up`, `message_limit`, `duration_limit` leave it completed; `agent_error`, `persona_error` failed; `stopped`, `persona_deleted`, `agent_deleted` stopped */
+export type SessionEndReason = components["schemas"]["SessionEndReason"];
+
 export type SessionGroup = components["schemas"]["SessionGroup"];
 export type SessionList = components["schemas"]["SessionList"];
 export type SessionResult = components["schemas"]["SessionResult"];

@@ -30,6 +30,12 @@ export interface PersonaTurn {
   content: string;
   /** The persona considers its goal reached: this message closes the conversation. */
   goalReached: boolean;
+  /**
+   * The persona gives up on the agent (it kept repeating itself, ignored the question, stalled): this message is
+   * the customer's last, and the session ends as `persona_gave_up` with this as its detail. Never set together
+   * with `goalReached`.
+   */
+  giveUp?: string;
   usage?: { promptTokens: number; completionTokens: number };
 }
 

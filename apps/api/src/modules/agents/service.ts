@@ -193,6 +193,7 @@ export async function deleteAgent(db: Database, userId: string, id: string) {
       .select({ id: sessions.id })
       .from(sessions)
       .where(and(eq(sessions.agentId, id), inArray(sessions.status, ["pending", "active"])));
-    for (const session of running) await endIn(tx, session.id, "stopped", "agent deleted");
+    for (const session of running)
+      await endIn(tx, session.id, { reason: "agent_deleted", detail: "agent deleted" });
   });
 }

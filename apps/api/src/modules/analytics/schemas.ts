@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { SessionEndReasonSchema } from "../sessions/schemas.js";
 
 const DateString = (description: string) => Type.String({ format: "date", description });
 
@@ -74,9 +75,14 @@ export const AgentAnalyticsSchema = Type.Object(
       { count: Type.Integer(), p50: Latency, p95: Latency, max: Latency },
       { description: "The agent's reply latency in ms over the range" },
     ),
-    failureReasons: Type.Array(Type.Object({ reason: Type.String(), count: Type.Integer() }), {
-      description: "Most frequent first",
-    }),
+    failureReasons: Type.Array(
+      Type.Object({
+        endReason: Type.Ref(SessionEndReasonSchema),
+        count: Type.Integer(),
+        reason: Type.Union([Type.String(), Type.Null()], { description: "The most frequent detail" }),
+      }),
+      { description: "How sessions that failed or did not pass ended, by end reason, most frequent first" },
+    ),
     dailyStats: Type.Array(Type.Ref(DailyStatSchema)),
   },
   { $id: "AgentAnalytics" },

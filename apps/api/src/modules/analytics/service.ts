@@ -1,7 +1,7 @@
 // Analytics in SQL: each figure family is one query over indexed columns (sessions by owner/agent and creation
 // time; messages by session), never a loop over rows in JavaScript. Message counts come from
 // sessions.message_count, which a trigger keeps as messages are written.
-import { agents, type Database, messages, rowsOf, sessions } from "@mimic/db";
+import { agents, type Database, messages, rowsOf, type SessionEndReason, sessions } from "@mimic/db";
 import { and, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import { notFound, validationError } from "../../errors.js";
 import { oneDecimal } from "../../lib/numbers.js";
@@ -143,9 +143,12 @@ export async function agentAnalytics(
       from ${messages} join ${sessions} on ${sessions.id} = ${messages.sessionId}
       where ${scope} and ${messages.senderType} = 'agent' and ${messages.latencyMs} is not null`),
     db.execute(sql`
-      select coalesce(${sessions.reason}, 'unknown') as reason, count(*)::int as count
-      from ${sessions} where ${scope} and ${sessions.status} = 'failed'
-      group by 1 order by 2 desc, 1 limit 20`),
+      select ${sessions.endReason} as end_reason, count(*)::int as count,
+             mode() within group (order by ${sessions.reason}) as reason
+      from ${sessions}
+      where ${scope} and ${sessions.endReason} is not null
+        and (${sessions.status} = 'failed' or (${sessions.result}->>'passed')::boolean is false)
+      group by 1 order by 2 desc, 1`),
   ]);
   const latency = rowsOf<{ count: number; p50: number | null; p95: number | null; max: number | null }>(
     latencyRows,
@@ -171,10 +174,9 @@ export async function agentAnalytics(
       p95: oneDecimal(latency.p95),
       max: oneDecimal(latency.max),
     },
-    failureReasons: rowsOf<{ reason: string; count: number }>(reasonRows).map((r) => ({
-      reason: r.reason,
-      count: Number(r.count),
-    })),
+    failureReasons: rowsOf<{ end_reason: SessionEndReason; count: number; reason: string | null }>(
+      reasonRows,
+    ).map((r) => ({ endReason: r.end_reason, count: Number(r.count), reason: r.reason })),
     dailyStats: days,
   };
 }

@@ -1,12 +1,17 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
+import type { Config } from "../../config.js";
 import { IdParams, PageQuery } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
 import { CreatePersonaBody, PersonaListSchema, PersonaSchema, UpdatePersonaBody } from "./schemas.js";
 import { createPersona, deletePersona, getPersona, listPersonas, updatePersona } from "./service.js";
 
-export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
+export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config }> = async (
+  app,
+  { db, config },
+) => {
   const tags = ["personas"];
+  const options = { llmConfigured: config.llm.baseUrl !== undefined };
 
   app.post(
     "/",
@@ -20,7 +25,7 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await createPersona(db.db, userOf(request).id, request.body)),
+      reply.status(201).send(await createPersona(db.db, userOf(request).id, request.body, options)),
   );
 
   app.get(
@@ -63,7 +68,7 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
         response: { 200: Type.Ref(PersonaSchema) },
       },
     },
-    async (request) => updatePersona(db.db, userOf(request).id, request.params.id, request.body),
+    async (request) => updatePersona(db.db, userOf(request).id, request.params.id, request.body, options),
   );
 
   app.delete(

@@ -1,9 +1,9 @@
-import { type Database, personas, sessions } from "@mimic/db";
+import { type Database, personas, type SessionCheck, sessions } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { endIn } from "../../engine/session-store.js";
-import { notFound } from "../../errors.js";
-import { validateCheckPatterns } from "../../lib/checks.js";
+import { AppError, type ErrorDetail, notFound } from "../../errors.js";
+import { LLM_REQUIRED, llmJudgeDetails, validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import type { CreatePersonaBody, UpdatePersonaBody } from "./schemas.js";
@@ -29,7 +29,31 @@ const columns = {
 const owned = (userId: string, id: string) =>
   and(eq(personas.id, id), eq(personas.userId, userId), isNull(personas.deletedAt));
 
-export async function createPersona(db: Database, userId: string, input: Static<typeof CreatePersonaBody>) {
+export interface PersonaOptions {
+  /** An OpenAI-compatible endpoint is configured (MIMIC_LLM_BASE_URL): `openai` personas and LLM judges can run. */
+  llmConfigured: boolean;
+}
+
+/** What an `openai` persona or an `llm_judge` check would need at run time, refused when it is saved. */
+function requireLlm(
+  input: { provider?: string | undefined; checks?: SessionCheck[] | undefined },
+  options: PersonaOptions,
+) {
+  if (options.llmConfigured) return;
+  const details: ErrorDetail[] = [
+    ...(input.provider === "openai" ? [{ field: "provider", message: `openai ${LLM_REQUIRED}` }] : []),
+    ...llmJudgeDetails(input.checks),
+  ];
+  if (details.length > 0) throw new AppError("VALIDATION_ERROR", `This persona ${LLM_REQUIRED}`, details);
+}
+
+export async function createPersona(
+  db: Database,
+  userId: string,
+  input: Static<typeof CreatePersonaBody>,
+  options: PersonaOptions,
+) {
+  requireLlm(input, options);
   await validateCheckPatterns(db, input.checks);
   const [row] = await db
     .insert(personas)
@@ -65,8 +89,10 @@ export async function updatePersona(
   userId: string,
   id: string,
   input: Static<typeof UpdatePersonaBody>,
+  options: PersonaOptions,
 ) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
+  requireLlm(input, options);
   await validateCheckPatterns(db, input.checks);
   const [row] = await db
     .update(personas)
@@ -92,6 +118,7 @@ export async function deletePersona(db: Database, userId: string, id: string) {
       .select({ id: sessions.id })
       .from(sessions)
       .where(and(eq(sessions.personaId, id), inArray(sessions.status, ["pending", "active"])));
-    for (const session of running) await endIn(tx, session.id, "stopped", "persona deleted");
+    for (const session of running)
+      await endIn(tx, session.id, { reason: "persona_deleted", detail: "persona deleted" });
   });
 }

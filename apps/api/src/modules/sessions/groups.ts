@@ -13,14 +13,13 @@ function choose(n: number, k: number): number {
   return result;
 }
 
-/** Starts `times` more runs like `sessionId`, in its group (created now if it had none). */
+/**
+ * Starts a new group of `times` runs like `sessionId` (same pair, config, checks and metadata). `times` is the
+ * number of runs in total, as `repeat` on create: the source session stays where it was.
+ */
 export async function repeatSession(db: Database, userId: string, sessionId: string, times: number) {
   const source = await findOwnedSession(db, userId, sessionId);
-  let groupId = source.groupId;
-  if (!groupId) {
-    groupId = crypto.randomUUID();
-    await db.update(sessions).set({ groupId }).where(eq(sessions.id, source.id));
-  }
+  const groupId = crypto.randomUUID();
   await insertRuns(db, {
     userId,
     agentId: source.agentId,
@@ -40,6 +39,7 @@ export async function getGroup(db: Database, userId: string, groupId: string) {
     .select({
       sessionId: sessions.id,
       status: sessions.status,
+      endReason: sessions.endReason,
       reason: sessions.reason,
       result: sessions.result,
     })
@@ -64,6 +64,7 @@ export async function getGroup(db: Database, userId: string, groupId: string) {
     runs: runs.map((r) => ({
       sessionId: r.sessionId,
       status: r.status,
+      endReason: r.endReason,
       reason: r.reason,
       passed: r.result ? r.result.passed : null,
     })),

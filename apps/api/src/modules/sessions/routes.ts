@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb, Session } from "@mimic/db";
 import type { FastifyRequest } from "fastify";
+import type { Config } from "../../config.js";
 import { AppError, unauthenticated } from "../../errors.js";
 import { errorResponse, IdParams } from "../../lib/schemas.js";
 import { bearerToken, userOf } from "../../plugins/auth.js";
@@ -41,7 +42,11 @@ import { exportSession, listMessages, searchSession, sessionStats } from "./tran
 
 const tags = ["sessions"];
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config }> = async (
+  app,
+  { db, config },
+) => {
+  const options = { llmConfigured: config.llm.baseUrl !== undefined };
   /**
    * The session a message post is for: the owner's (any sender), or — with the agent's api_key as the bearer
    * token — the session of that agent (agent messages to a running session only).
@@ -74,7 +79,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await createSession(db.db, userOf(request).id, request.body)),
+      reply.status(201).send(await createSession(db.db, userOf(request).id, request.body, options)),
   );
 
   app.get(
@@ -300,7 +305,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (
       schema: {
         operationId: "repeatSession",
         tags,
-        summary: "Run the same persona/agent pair N more times, grouped with this session",
+        summary:
+          "Run the session's persona/agent pair again: a new group of N runs with its config and checks",
         params: IdParams,
         querystring: RepeatQuery,
         response: { 201: Type.Ref(SessionGroupSchema) },

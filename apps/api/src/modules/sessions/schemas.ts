@@ -1,4 +1,4 @@
-import { SENDER_TYPES, SESSION_STATUSES } from "@mimic/db";
+import { SENDER_TYPES, SESSION_END_REASONS, SESSION_STATUSES } from "@mimic/db";
 import { Type } from "@sinclair/typebox";
 import { checkSchemas, checksSchema, SessionCheckSchema, SessionResultSchema } from "../../lib/checks.js";
 import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
@@ -37,6 +37,20 @@ export const SENDER_TYPE = Type.Union(
   },
 );
 export const SESSION_STATUS = Type.Union(SESSION_STATUSES.map((s) => Type.Literal(s)));
+export const SessionEndReasonSchema = Type.Union(
+  SESSION_END_REASONS.map((r) => Type.Literal(r)),
+  {
+    $id: "SessionEndReason",
+    description:
+      "Why a session ended. `goal_reached`, `persona_gave_up`, `message_limit`, `duration_limit` leave it completed; `agent_error`, `persona_error` failed; `stopped`, `persona_deleted`, `agent_deleted` stopped",
+  },
+);
+const END_REASON = Type.Union([Type.Ref(SessionEndReasonSchema), Type.Null()], {
+  description: "Why the session ended (null while it runs)",
+});
+const REASON_DETAIL = Type.Union([Type.String(), Type.Null()], {
+  description: 'The end\'s detail, for people: "goal reached", "agent unreachable: no reply within 20 s" …',
+});
 
 export const MessageSchema = Type.Object(
   {
@@ -64,8 +78,12 @@ const sessionFields = {
   status: SESSION_STATUS,
   config: Type.Ref(SessionConfigSchema),
   metadata: MetadataSchema,
-  reason: Type.Union([Type.String(), Type.Null()], { description: "Why the session ended" }),
-  checks: Type.Array(Type.Ref(SessionCheckSchema)),
+  endReason: END_REASON,
+  reason: REASON_DETAIL,
+  checks: Type.Array(Type.Ref(SessionCheckSchema), {
+    description:
+      "The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own",
+  }),
   result: Type.Union([Type.Ref(SessionResultSchema), Type.Null()], {
     description:
       "The verdict, once the session has ended and its checks have run (stopped sessions get none)",
@@ -110,13 +128,22 @@ export const CreateSessionBody = Type.Object(
     ),
     metadata: Type.Optional(MetadataSchema),
     checks: Type.Optional(
-      checksSchema("What the finished session must satisfy (default: the persona's checks)"),
+      checksSchema(
+        "What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once",
+      ),
+    ),
+    inheritChecks: Type.Optional(
+      Type.Boolean({
+        description:
+          "Default true: the persona's defaults run too. false: only this session's own checks run",
+      }),
     ),
     repeat: Type.Optional(
       Type.Integer({
         minimum: 1,
         maximum: 20,
-        description: "Run the same pair this many times as one group (see GET /api/session-groups/{id})",
+        description:
+          "Runs in total: more than 1 starts that many identical runs as one group (see GET /api/session-groups/{id}); the first is returned",
       }),
     ),
   },
@@ -137,7 +164,8 @@ export const StoppedSessionSchema = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
     status: SESSION_STATUS,
-    reason: Type.Union([Type.String(), Type.Null()]),
+    endReason: END_REASON,
+    reason: REASON_DETAIL,
     updatedAt: Timestamp(),
   },
   { $id: "StoppedSession" },
@@ -269,7 +297,13 @@ export const SessionStatsSchema = Type.Object(
 );
 
 export const RepeatQuery = Type.Object(
-  { times: Type.Integer({ minimum: 1, maximum: 20, description: "New runs to start" }) },
+  {
+    times: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      description: "Runs in total: a new group of this many runs like the session",
+    }),
+  },
   { additionalProperties: false },
 );
 
@@ -287,7 +321,8 @@ export const SessionGroupSchema = Type.Object(
       Type.Object({
         sessionId: Type.String({ format: "uuid" }),
         status: SESSION_STATUS,
-        reason: Type.Union([Type.String(), Type.Null()]),
+        endReason: END_REASON,
+        reason: REASON_DETAIL,
         passed: Type.Union([Type.Boolean(), Type.Null()], {
           description: "null until the run has a verdict",
         }),
@@ -299,6 +334,7 @@ export const SessionGroupSchema = Type.Object(
 
 export const sessionSchemas = [
   ...checkSchemas,
+  SessionEndReasonSchema,
   SessionConfigSchema,
   MessageSchema,
   SessionSchema,
@@ -353,11 +389,16 @@ export const SessionEndEventSchema = Type.Object(
     type: Type.Literal("session_end"),
     ...eventBase,
     data: Type.Object({
-      reason: Type.String(),
+      reason: Type.String({ description: "The end's detail, for people" }),
+      endReason: END_REASON,
       status: SESSION_STATUS,
       duration: Type.Integer({ description: "Seconds from start to end" }),
       messageCount: Type.Integer(),
-      result: Type.Optional(Type.Unknown()),
+      result: Type.Optional(
+        Type.Ref(SessionResultSchema, {
+          description: "The verdict (completed and failed sessions; stopped ones get none)",
+        }),
+      ),
     }),
   },
   { $id: "SessionEndEvent" },

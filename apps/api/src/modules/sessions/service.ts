@@ -22,7 +22,7 @@ import {
   SessionNotRunningError,
 } from "../../engine/session-store.js";
 import { AppError, notFound, validationError } from "../../errors.js";
-import { validateCheckPatterns } from "../../lib/checks.js";
+import { LLM_REQUIRED, llmJudgeDetails, sessionChecks, validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { safeEqual } from "../../lib/safe-equal.js";
 import { UUID_RE } from "../../lib/schemas.js";
@@ -61,6 +61,7 @@ function present(row: Session) {
       startTime: (row.startedAt ?? row.createdAt).toISOString(),
       messageCount: row.messageCount,
     },
+    endReason: row.endReason,
     reason: row.reason,
     checks: row.checks,
     result: row.result,
@@ -85,8 +86,18 @@ export async function findOwnedSession(db: Database, userId: string, id: string)
   return row;
 }
 
+export interface SessionOptions {
+  /** An OpenAI-compatible endpoint is configured (MIMIC_LLM_BASE_URL): `openai` personas and LLM judges can run. */
+  llmConfigured: boolean;
+}
+
 /** Starts a session (or, with `repeat`, a group of identical runs; the first one is returned). */
-export async function createSession(db: Database, userId: string, input: Static<typeof CreateSessionBody>) {
+export async function createSession(
+  db: Database,
+  userId: string,
+  input: Static<typeof CreateSessionBody>,
+  options: SessionOptions,
+) {
   checkMetadata(input.metadata);
   await validateCheckPatterns(db, input.checks);
   const [persona] = UUID_RE.test(input.personaId)
@@ -117,6 +128,18 @@ export async function createSession(db: Database, userId: string, input: Static<
       `${agent.type} agents cannot run sessions yet (supported: ${RUNNABLE_AGENT_TYPES.join(", ")})`,
     );
   }
+  const checks = sessionChecks(persona, input.checks, input.inheritChecks ?? true);
+  if (!options.llmConfigured) {
+    // Refused now rather than failing (or being skipped) when the session runs.
+    const details = [
+      ...(persona.provider === "openai"
+        ? [{ field: "personaId", message: `the persona uses the openai provider, which ${LLM_REQUIRED}` }]
+        : []),
+      ...llmJudgeDetails(input.checks),
+      ...(input.inheritChecks === false ? [] : llmJudgeDetails(persona.checks, "personaId.checks")),
+    ];
+    if (details.length > 0) throw new AppError("VALIDATION_ERROR", `This session ${LLM_REQUIRED}`, details);
+  }
   const fromPersona = persona.config;
   const config: SessionConfig = {
     duration: input.config?.duration ?? fromPersona.sessionDuration ?? DEFAULT_SESSION_CONFIG.duration,
@@ -132,7 +155,7 @@ export async function createSession(db: Database, userId: string, input: Static<
     personaId: persona.id,
     config,
     metadata: input.metadata ?? {},
-    checks: input.checks ?? persona.checks,
+    checks,
     times: input.repeat ?? 1,
     groupId: input.repeat && input.repeat > 1 ? crypto.randomUUID() : null,
   });
@@ -220,9 +243,15 @@ export async function listSessions(
 /** Stops a running session and keeps its transcript. A finished session is returned unchanged. */
 export async function stopSession(db: Database, userId: string, id: string) {
   const row = await findOwnedSession(db, userId, id);
-  const stopped = await finishSession(db, row.id, "stopped", "stopped by user");
+  const stopped = await finishSession(db, row.id, { reason: "stopped", detail: "stopped by user" });
   const current = stopped ?? (await findOwnedSession(db, userId, id));
-  return { id: current.id, status: current.status, reason: current.reason, updatedAt: current.updatedAt };
+  return {
+    id: current.id,
+    status: current.status,
+    endReason: current.endReason,
+    reason: current.reason,
+    updatedAt: current.updatedAt,
+  };
 }
 
 /** The session, if `token` is the api_key of the session's agent (how a bot posts asynchronous replies). */

@@ -187,6 +187,7 @@ export async function exportSession(
   const header = {
     id: session.id,
     status: session.status,
+    endReason: session.endReason,
     reason: session.reason,
     persona: { id: session.personaId, name: names?.persona ?? null },
     agent: { id: session.agentId, name: names?.agent ?? null, type: names?.agentType ?? null },
@@ -224,7 +225,7 @@ export async function exportSession(
       `# ${names?.persona ?? "Persona"} × ${names?.agent ?? "Agent"}`,
       "",
       `- **Session:** \`${session.id}\``,
-      `- **Status:** ${session.status}${session.reason ? ` — ${session.reason}` : ""}`,
+      `- **Status:** ${session.status}${session.endReason ? ` (${session.endReason})` : ""}${session.reason ? ` — ${session.reason}` : ""}`,
       `- **Persona:** ${names?.persona ?? session.personaId}`,
       `- **Agent:** ${names?.agent ?? session.agentId}${names?.agentType ? ` (${names.agentType})` : ""}`,
       `- **Started:** ${header.startedAt ?? "not started"}`,
