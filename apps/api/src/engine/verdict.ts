@@ -160,7 +160,7 @@ function goalMissed(session: Session): string {
     case "duration_limit":
       return `goal not reached within ${config.duration} s`;
     case "persona_gave_up":
-      return `goal not reached: ${session.reason ?? "the persona gave up"}`;
+      return "goal not reached before the persona gave up";
     default:
       return `goal not reached: the session ended with ${session.endReason ?? session.status}${
         session.reason ? ` (${session.reason})` : ""

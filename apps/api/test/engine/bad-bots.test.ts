@@ -122,6 +122,6 @@ describe("default verdicts", () => {
       );
     }
     const goal = turtle.result.checks.find((c) => c.type === "goal_reached")!;
-    expect(goal.detail).toBe("goal not reached: persona gave up: agent kept repeating itself");
+    expect(goal.detail).toBe("goal not reached before the persona gave up");
   });
 });
