@@ -43,6 +43,9 @@ export const EnvSchema = Type.Object({
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
   MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
   MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 50)")),
+  MIMIC_ENGINE_USER_CONCURRENCY: Type.Optional(
+    Int("Turns of one user played at once, across every worker (default: half of MIMIC_ENGINE_CONCURRENCY)"),
+  ),
   MIMIC_ENGINE_POLL_MS: Type.Optional(Int("How often the runner looks for due sessions (default 200)")),
   MIMIC_ENGINE_LEASE_MS: Type.Optional(
     Int("How long a worker holds a session before others may take it (default 30000)"),
@@ -135,6 +138,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     role: env.MIMIC_ROLE ?? "all",
     engine: {
       concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 50)),
+      userConcurrency: Math.max(
+        1,
+        int(
+          env.MIMIC_ENGINE_USER_CONCURRENCY,
+          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 50)) / 2),
+        ),
+      ),
       pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),
       leaseMs: Math.max(1000, int(env.MIMIC_ENGINE_LEASE_MS, 30_000)),
       agentTimeoutMs: Math.max(100, int(env.MIMIC_AGENT_TIMEOUT_MS, 10_000)),

@@ -55,6 +55,7 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
     policy: outboundPolicy(config),
     log,
     concurrency: config.engine.concurrency,
+    userConcurrency: config.engine.userConcurrency,
     pollIntervalMs: config.engine.pollIntervalMs,
     leaseMs: config.engine.leaseMs,
     maxAttempts: config.engine.maxAttempts,

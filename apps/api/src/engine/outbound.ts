@@ -186,5 +186,3 @@ export function backoffMs(attempt: number, baseMs = 250, capMs = 5000): number {
   const exp = Math.min(capMs, baseMs * 2 ** attempt);
   return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

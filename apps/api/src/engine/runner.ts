@@ -5,7 +5,7 @@ import type { AgentType, MimicDb, Session } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
 import type { AgentAdapter } from "./agents/types.js";
 import { WAKE_CHANNEL } from "./events.js";
-import { backoffMs, OutboundError, type OutboundPolicy, sleep } from "./outbound.js";
+import { backoffMs, OutboundError, type OutboundPolicy } from "./outbound.js";
 import type { PersonaProvider } from "./persona/types.js";
 import {
   activate,
@@ -39,6 +39,8 @@ export interface RunnerOptions {
   log: FastifyBaseLogger;
   /** Turns played at once by this process. */
   concurrency: number;
+  /** Turns of one user played at once, across every worker. */
+  userConcurrency: number;
   pollIntervalMs: number;
   leaseMs: number;
   /** Delivery attempts per persona message before the session fails. */
@@ -118,7 +120,13 @@ export class Runner {
     if (free <= 0) return;
     let claimed: Awaited<ReturnType<typeof claimDue>>;
     try {
-      claimed = await claimDue(this.options.db.db, this.owner, free, this.options.leaseMs);
+      claimed = await claimDue(
+        this.options.db.db,
+        this.owner,
+        free,
+        this.options.leaseMs,
+        this.options.userConcurrency,
+      );
     } catch (error) {
       this.options.log.error({ err: error }, "claiming due sessions failed");
       return;
@@ -214,7 +222,6 @@ export class Runner {
         : undefined;
     let goalReached = false;
     let giveUp: string | undefined;
-    let freshlyWritten = false;
 
     if (!message) {
       const last = state.transcript.at(-1);
@@ -265,39 +272,30 @@ export class Runner {
         this.options.leaseMs,
       );
       if (!message) return;
-      freshlyWritten = true;
     }
 
-    let result: Awaited<ReturnType<AgentAdapter["deliver"]>> | undefined;
-    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      // The lease was just renewed when the message was written; a retry (or a redelivery) renews it again.
-      if (
-        !(attempt === 0 && freshlyWritten) &&
-        !(await renewLease(db.db, sessionId, this.owner, this.options.leaseMs))
-      )
-        return;
-      // A bot may take longer than a lease to answer: keep the lease alive while the attempt is in flight,
-      // so no other worker takes the session over and delivers the same message at the same time.
-      const heartbeat = setInterval(
-        () => void renewLease(db.db, sessionId, this.owner, this.options.leaseMs).catch(() => undefined),
-        Math.max(250, Math.floor(this.options.leaseMs / 3)),
-      );
-      try {
-        result = await adapter.deliver({ ...base, message });
-        break;
-      } catch (error) {
-        const retryable = error instanceof OutboundError && error.retryable;
-        log.warn({ sessionId, attempt, err: (error as Error).message }, "delivery to the agent failed");
-        if (!retryable || attempt + 1 >= this.options.maxAttempts) {
-          await this.fail(sessionId, error);
-          return;
-        }
-        await sleep(backoffMs(attempt));
-      } finally {
-        clearInterval(heartbeat);
-      }
+    // One attempt per turn. A retryable failure hands the session back, due again after a backoff, with the
+    // message still `delivering`: the next claim — here or on another worker — sends the same messageId again.
+    // Nothing sleeps inside a turn, so a failing bot holds no engine slot while it waits.
+    // A bot may also take longer than a lease to answer: the lease is kept alive while the attempt is in
+    // flight, so no other worker takes the session over and delivers the same message at the same time.
+    const heartbeat = setInterval(
+      () => void renewLease(db.db, sessionId, this.owner, this.options.leaseMs).catch(() => undefined),
+      Math.max(250, Math.floor(this.options.leaseMs / 3)),
+    );
+    let result: Awaited<ReturnType<AgentAdapter["deliver"]>>;
+    try {
+      result = await adapter.deliver({ ...base, message });
+    } catch (error) {
+      const retryable = error instanceof OutboundError && error.retryable;
+      const attempt = session.failures + 1;
+      log.warn({ sessionId, attempt, err: (error as Error).message }, "delivery to the agent failed");
+      if (!retryable || attempt >= this.options.maxAttempts) await this.fail(sessionId, error);
+      else await releaseLease(db.db, sessionId, this.owner, backoffMs(session.failures), attempt);
+      return;
+    } finally {
+      clearInterval(heartbeat);
     }
-    if (!result) return;
     const outcome = await completeDelivery(
       db.db,
       sessionId,

@@ -10,12 +10,13 @@ import {
   type Message,
   messages,
   personas,
+  rowsOf,
   type Session,
   type SessionEndReason,
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { and, asc, eq, inArray, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
 
@@ -61,32 +62,55 @@ export async function announceNew(tx: Executor, rows: Session[]) {
   await outbox.flush(tx);
 }
 
-/** Claims up to `limit` due sessions for `owner`: FOR UPDATE SKIP LOCKED, so workers never share one. */
+/**
+ * Claims up to `limit` due sessions for `owner`: FOR UPDATE SKIP LOCKED, so workers never share one. No user
+ * holds more than `perUser` leases at once (counted across every worker): a user whose bots are slow waits for
+ * their own turns, not everyone's.
+ */
 export async function claimDue(
   db: Database,
   owner: string,
   limit: number,
   leaseMs: number,
+  perUser: number = Number.POSITIVE_INFINITY,
 ): Promise<Session[]> {
   if (limit <= 0) return [];
-  const due = db
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(
-      and(
-        or(inArray(sessions.status, [...RUNNING]), eq(sessions.verdictPending, true)),
-        lte(sessions.nextTurnAt, sql`now()`),
-        or(isNull(sessions.leaseExpiresAt), lte(sessions.leaseExpiresAt, sql`now()`)),
-      ),
-    )
-    .orderBy(asc(sessions.nextTurnAt))
-    .limit(limit)
-    .for("update", { skipLocked: true });
-  return db
-    .update(sessions)
-    .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
-    .where(inArray(sessions.id, due))
-    .returning();
+  const cap = Number.isFinite(perUser) ? perUser : 2 ** 31 - 1;
+  return db.transaction(async (tx) => {
+    // Running sessions only (the due index's predicate): the count costs what is running, not the history.
+    const candidates = rowsOf<{ id: string; user_id: string; busy: number }>(
+      await tx.execute(sql`
+        with busy as (
+          select ${sessions.userId} as user_id, count(*)::int as n from ${sessions}
+          where (${sessions.status} in ('pending', 'active') or ${sessions.verdictPending})
+            and ${sessions.leaseOwner} is not null and ${sessions.leaseExpiresAt} > now()
+          group by 1)
+        select s.id, s.user_id, coalesce(b.n, 0)::int as busy
+        from ${sessions} s left join busy b on b.user_id = s.user_id
+        where (s.status in ('pending', 'active') or s.verdict_pending)
+          and s.next_turn_at <= now()
+          and (s.lease_expires_at is null or s.lease_expires_at <= now())
+          and coalesce(b.n, 0) < ${cap}
+        order by s.next_turn_at
+        limit ${limit * 4}
+        for update of s skip locked`),
+    );
+    const taken = new Map<string, number>();
+    const ids: string[] = [];
+    for (const row of candidates) {
+      const held = taken.get(row.user_id) ?? Number(row.busy);
+      if (held >= cap) continue;
+      taken.set(row.user_id, held + 1);
+      ids.push(row.id);
+      if (ids.length >= limit) break;
+    }
+    if (ids.length === 0) return [];
+    return tx
+      .update(sessions)
+      .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
+      .where(inArray(sessions.id, ids))
+      .returning();
+  });
 }
 
 const owned = (sessionId: string, owner: string): SQL =>
