@@ -175,7 +175,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // before HTTP drains), then WebSockets close with 1001, then the hub stops listening.
   const hub = new EventHub(db, (error) => app.log.error({ err: error }, "live event dispatch failed"));
   app.decorate("events", hub);
-  const runner = options.engine ? createRunner(db, config, app.log) : undefined;
+  const runner = options.engine ? createRunner(db, config, app.log, hub) : undefined;
   app.decorate("runner", runner);
   app.addHook("onReady", async () => {
     await hub.start();

@@ -1,10 +1,11 @@
 // Wires the engine's parts from the config: agent adapters, persona providers and the runner.
-import type { MimicDb } from "@mimic/db";
+import { FINISHED_SESSION_STATUSES, type MimicDb } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.js";
 import type { AgentAdapter } from "./agents/types.js";
 import { webhookAdapter } from "./agents/webhook.js";
 import { createWebsocketAdapter } from "./agents/websocket.js";
+import type { EventHub } from "./events.js";
 import type { OutboundPolicy } from "./outbound.js";
 import { createOpenAIJudge, createOpenAIPersona } from "./persona/openai.js";
 import { scriptedPersona } from "./persona/scripted.js";
@@ -23,11 +24,14 @@ export function outboundPolicy(config: Config): OutboundPolicy {
   };
 }
 
-export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger): Runner {
+export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger, hub: EventHub): Runner {
   const websocket = createWebsocketAdapter(
     async (sessionId, content) => {
       try {
-        await appendMessages(db.db, sessionId, [{ senderType: "agent", content }], { requireRunning: true });
+        await appendMessages(db.db, sessionId, [{ senderType: "agent", content }], {
+          requireRunning: true,
+          overLimit: "drop",
+        });
       } catch (error) {
         // Frames after the session ended are dropped.
         if (!(error instanceof SessionNotRunningError)) throw error;
@@ -36,6 +40,16 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
     (msg) => log.warn(msg),
   );
   const adapters: Partial<Record<string, AgentAdapter>> = { webhook: webhookAdapter, websocket };
+  // Whoever ends a session — this worker, another one, a stop through the API, a deleted persona or agent — its
+  // end reaches every process as an event: connections held for it close here too. The runner's sweep covers
+  // events missed while the listener was down.
+  hub.subscribeAll((event) => {
+    const ended =
+      event.type === "session_end" ||
+      (event.type === "session_update" &&
+        (FINISHED_SESSION_STATUSES as readonly string[]).includes(event.data.status));
+    if (ended) for (const adapter of Object.values(adapters)) void adapter?.close?.(event.sessionId);
+  });
   const llm = config.llm.baseUrl
     ? {
         baseURL: config.llm.baseUrl,

@@ -15,6 +15,8 @@ import {
   completeVerdict,
   finishSession,
   loadTurnState,
+  notRunning,
+  overLimitNote,
   releaseAll,
   releaseClaimed,
   releaseLease,
@@ -25,6 +27,9 @@ import {
   writeSystemNote,
 } from "./session-store.js";
 import { computeVerdict, type Judge } from "./verdict.js";
+
+/** How often held adapter resources (bot connections) are checked against the sessions' state, in ms. */
+const SWEEP_INTERVAL_MS = 5_000;
 
 /** How long a freshly connected agent may take to greet before the persona speaks (seconds). */
 const GREETING_WINDOW_S = 1;
@@ -55,6 +60,7 @@ export class Runner {
   private ticking: Promise<void> | undefined;
   private wakeRequested = false;
   private unlisten: (() => Promise<void>) | undefined;
+  private lastSweep = Date.now();
   /** Turns played since start (benchmarks and /metrics read it). */
   turnsPlayed = 0;
   /** How late each turn started compared with its due time, in ms (a bounded sample for benchmarks). */
@@ -116,6 +122,10 @@ export class Runner {
   }
 
   private async tick() {
+    if (Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = Date.now();
+      await this.sweep().catch((error) => this.options.log.warn({ err: error }, "sweep failed"));
+    }
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0) return;
     let claimed: Awaited<ReturnType<typeof claimDue>>;
@@ -222,6 +232,7 @@ export class Runner {
         : undefined;
     let goalReached = false;
     let giveUp: string | undefined;
+    let fresh = false;
 
     if (!message) {
       const last = state.transcript.at(-1);
@@ -272,6 +283,7 @@ export class Runner {
         this.options.leaseMs,
       );
       if (!message) return;
+      fresh = true;
     }
 
     // One attempt per turn. A retryable failure hands the session back, due again after a backoff, with the
@@ -296,17 +308,31 @@ export class Runner {
     } finally {
       clearInterval(heartbeat);
     }
+    // maxMessages bounds everything recorded: replies past it are dropped, and noted once per session.
+    const room = Math.max(0, config.maxMessages - counted - (fresh ? 1 : 0));
+    const replies = result.replies.slice(0, room);
+    if (replies.length < result.replies.length) {
+      await writeSystemNote(db.db, sessionId, this.owner, 0, "over-limit", overLimitNote(config.maxMessages));
+    }
     const outcome = await completeDelivery(
       db.db,
       sessionId,
       this.owner,
       message,
-      result.replies,
+      replies,
       result.open,
       goalReached,
       giveUp,
     );
     if (outcome?.ended) await adapter.close?.(sessionId);
+  }
+
+  /** Closes what adapters hold for sessions that ended without this process hearing of it. */
+  private async sweep() {
+    for (const adapter of Object.values(this.options.adapters)) {
+      const held = adapter?.held?.() ?? [];
+      for (const id of await notRunning(this.options.db.db, held)) await adapter?.close?.(id);
+    }
   }
 
   /** An ended session's checks: run them, store the verdict, announce session_end. */

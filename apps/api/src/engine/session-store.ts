@@ -116,6 +116,17 @@ export async function claimDue(
 const owned = (sessionId: string, owner: string): SQL =>
   and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING]))!;
 
+/** Which of `ids` are no longer running (ended, by whoever, or gone). */
+export async function notRunning(db: Database, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const running = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(inArray(sessions.id, ids), inArray(sessions.status, [...RUNNING])));
+  const alive = new Set(running.map((r) => r.id));
+  return ids.filter((id) => !alive.has(id));
+}
+
 export async function renewLease(
   db: Database,
   sessionId: string,
@@ -195,7 +206,7 @@ type MessageValues = {
   senderType: "persona" | "agent" | "system";
   content: string;
   turn: number | null;
-  latencyMs?: number | null;
+  latencyMs?: number | SQL | null;
   timestamp?: Date;
 };
 
@@ -349,7 +360,8 @@ export async function completeDelivery(
 ): Promise<{ session: Session; ended: boolean } | undefined> {
   return ifOurs(db, async (tx, outbox) => {
     const turn = delivered.turn ?? 0;
-    const latencyMs = Math.max(0, Date.now() - delivered.timestamp.getTime());
+    // The database's clock, like the persona message's timestamp it is measured from.
+    const latencyMs = sql`greatest(0, round(extract(epoch from (now() - ${delivered.timestamp.toISOString()}::timestamptz)) * 1000))::int`;
     // Written first; if the session is not ours any more, the guarded update below finds nothing and all of
     // this rolls back.
     const rows = await insertRows(
@@ -428,7 +440,13 @@ export async function releaseLease(
     .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner)));
 }
 
+/** The note recorded, once per session, when an agent sends more than the session's maxMessages allows. */
+export const overLimitNote = (maxMessages: number) =>
+  `The agent sent more than maxMessages (${maxMessages}) allows; further agent messages were not recorded.`;
+
 export class SessionNotRunningError extends Error {}
+/** Live agent replies beyond the session's maxMessages (an HTTP caller gets a 409; nothing is written). */
+export class MessageLimitError extends Error {}
 export class MessageIdTakenError extends Error {}
 
 export interface NewMessageInput {
@@ -448,7 +466,14 @@ export async function appendMessages(
   db: Database,
   sessionId: string,
   items: NewMessageInput[],
-  options: { requireRunning?: boolean } = {},
+  options: {
+    requireRunning?: boolean;
+    /**
+     * What to do with live agent replies beyond the session's maxMessages: `reject` the call (an HTTP caller), or
+     * `drop` the extra ones with one system note per session (frames a WebSocket bot floods in).
+     */
+    overLimit?: "reject" | "drop";
+  } = {},
 ): Promise<{ messages: Message[]; created: number }> {
   return db.transaction(async (tx) => {
     const outbox = new Outbox();
@@ -458,19 +483,42 @@ export async function appendMessages(
       throw new SessionNotRunningError("the session is not running");
     const waitingFor =
       running && session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
-    const now = Date.now();
-    const values: MessageValues[] = items.map((item) => {
-      const isLiveReply = item.senderType === "agent" && item.timestamp === undefined;
-      return {
-        id: item.id ?? crypto.randomUUID(),
-        senderType: item.senderType,
-        content: item.content,
-        turn: running && session.turn > 0 ? session.turn - 1 : null,
-        latencyMs: isLiveReply && waitingFor ? Math.max(0, now - waitingFor.getTime()) : null,
-        // Items of one call keep their order even within the same millisecond (seq breaks ties).
-        ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
-      };
-    });
+    const isLiveReply = (item: NewMessageInput) =>
+      item.senderType === "agent" && item.timestamp === undefined;
+    let accepted = items;
+    const room = session.config.maxMessages - session.messageCount;
+    const live = running ? items.filter(isLiveReply).length : 0;
+    let dropped = 0;
+    if (running && live > Math.max(0, room)) {
+      if (options.overLimit === "reject")
+        throw new MessageLimitError(`reached its message limit (${session.config.maxMessages})`);
+      if (options.overLimit === "drop") {
+        let left = Math.max(0, room);
+        accepted = items.filter((item) => !isLiveReply(item) || left-- > 0);
+        dropped = items.length - accepted.length;
+      }
+    }
+    const values: MessageValues[] = accepted.map((item) => ({
+      id: item.id ?? crypto.randomUUID(),
+      senderType: item.senderType,
+      content: item.content,
+      turn: running && session.turn > 0 ? session.turn - 1 : null,
+      // The database's clock: the reply's time and the persona message's time come from the same place.
+      latencyMs:
+        isLiveReply(item) && waitingFor
+          ? sql`greatest(0, round(extract(epoch from (now() - ${waitingFor.toISOString()}::timestamptz)) * 1000))::int`
+          : null,
+      // Items of one call keep their order even within the same millisecond (seq breaks ties).
+      ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
+    }));
+    if (dropped > 0) {
+      values.push({
+        id: stableId(sessionId, "over-limit", 0),
+        senderType: "system",
+        content: overLimitNote(session.config.maxMessages),
+        turn: null,
+      });
+    }
     const inserted = await insertMessages(tx, session, values, outbox);
     const byId = new Map(inserted.map((m) => [m.id, m]));
     const missing = values.filter((v) => !byId.has(v.id)).map((v) => v.id);

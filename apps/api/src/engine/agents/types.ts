@@ -27,6 +27,8 @@ export interface AgentAdapter {
   deliver(context: DeliveryContext): Promise<DeliveryResult>;
   /** The session ended: release whatever the adapter holds for it. */
   close?(sessionId: string): Promise<void>;
+  /** Sessions the adapter holds something open for (a connection): checked against the database now and then. */
+  held?(): string[];
   /** The process stops. */
   shutdown?(): Promise<void>;
 }

@@ -113,6 +113,9 @@ export function createWebsocketAdapter(
       connections.delete(sessionId);
       connection?.ws.close(1000, "session ended");
     },
+    held() {
+      return [...connections.keys()];
+    },
     async shutdown() {
       for (const { ws } of connections.values()) ws.close(1001, "Mimic is shutting down");
       connections.clear();

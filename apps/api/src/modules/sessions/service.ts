@@ -18,6 +18,7 @@ import {
   appendMessages,
   finishSession,
   MessageIdTakenError,
+  MessageLimitError,
   type NewMessageInput,
   SessionNotRunningError,
 } from "../../engine/session-store.js";
@@ -281,8 +282,10 @@ export async function addMessages(
   options: { requireRunning?: boolean } = {},
 ) {
   try {
-    return await appendMessages(db, session.id, items, options);
+    return await appendMessages(db, session.id, items, { ...options, overLimit: "reject" });
   } catch (error) {
+    if (error instanceof MessageLimitError)
+      throw new AppError("CONFLICT", `The session ${error.message}; the reply was not recorded`);
     if (error instanceof SessionNotRunningError) {
       throw new AppError("CONFLICT", `The session is ${session.status}; it no longer accepts replies`);
     }
