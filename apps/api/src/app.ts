@@ -27,6 +27,7 @@ import { personaSchemas } from "./modules/personas/schemas.js";
 import { searchRoutes } from "./modules/search/routes.js";
 import { sessionGroupRoutes, sessionRoutes } from "./modules/sessions/routes.js";
 import { liveEventSchemas, sessionSchemas } from "./modules/sessions/schemas.js";
+import { sessionForAgentKey } from "./modules/sessions/service.js";
 import authPlugin from "./plugins/auth.js";
 import errorsPlugin, { sendError } from "./plugins/errors.js";
 import metricsPlugin from "./plugins/metrics.js";
@@ -146,7 +147,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
   await app.register(authPlugin, { config, db, jwtSecret: options.jwtSecret });
-  await app.register(rateLimitPlugin, { config });
+  await app.register(rateLimitPlugin, {
+    config,
+    agentSession: (sessionId, token) => sessionForAgentKey(db.db, sessionId, token),
+  });
   await app.register(openapiPlugin);
   for (const schema of [...sharedSchemas, ...components]) {
     app.addSchema(schema);
@@ -183,6 +187,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   app.addHook("preClose", async () => {
     await runner?.stop();
+    // HTTP drains next: requests in flight get the drain window to finish, then whatever is still open (a
+    // client mid-upload, a stalled keep-alive request) is cut, so shutdown never waits on a client.
+    setTimeout(() => app.server.closeAllConnections(), config.shutdownDrainMs).unref();
   });
   app.addHook("onClose", async () => {
     await hub.stop();

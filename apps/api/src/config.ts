@@ -29,6 +29,9 @@ export const EnvSchema = Type.Object({
   ),
   MIMIC_RATE_LIMIT_USER: Type.Optional(Int("Requests per window per authenticated user (default 1000)")),
   MIMIC_RATE_LIMIT_ANON: Type.Optional(Int("Requests per window per anonymous IP (default 100)")),
+  MIMIC_RATE_LIMIT_AGENT: Type.Optional(
+    Int("Replies per window per agent posting with its api_key (default 10000)"),
+  ),
   MIMIC_RATE_LIMIT_LOGIN: Type.Optional(Int("Login attempts per window per IP (default 20)")),
   MIMIC_RATE_LIMIT_WINDOW: Type.Optional(Int("Rate-limit window in seconds (default 3600)")),
   MIMIC_BODY_LIMIT: Type.Optional(Int("Maximum request body in bytes (default 1048576)")),
@@ -43,6 +46,9 @@ export const EnvSchema = Type.Object({
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
   MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
   MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 50)")),
+  MIMIC_SHUTDOWN_DRAIN_MS: Type.Optional(
+    Int("On SIGTERM, how long requests in flight may take before connections are closed (default 5000)"),
+  ),
   MIMIC_ENGINE_USER_CONCURRENCY: Type.Optional(
     Int("Turns of one user played at once, across every worker (default: half of MIMIC_ENGINE_CONCURRENCY)"),
   ),
@@ -123,6 +129,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimit: {
       user: int(env.MIMIC_RATE_LIMIT_USER, 1000),
       anonymous: int(env.MIMIC_RATE_LIMIT_ANON, 100),
+      agent: int(env.MIMIC_RATE_LIMIT_AGENT, 10_000),
       login: int(env.MIMIC_RATE_LIMIT_LOGIN, 20),
       windowSeconds: int(env.MIMIC_RATE_LIMIT_WINDOW, 3600),
     },
@@ -135,6 +142,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       .map((o) => o.trim())
       .filter(Boolean),
     allowPrivateTargets: bool(env.MIMIC_ALLOW_PRIVATE_TARGETS, false),
+    shutdownDrainMs: Math.max(0, int(env.MIMIC_SHUTDOWN_DRAIN_MS, 5_000)),
     role: env.MIMIC_ROLE ?? "all",
     engine: {
       concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 50)),

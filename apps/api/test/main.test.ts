@@ -1,7 +1,7 @@
 // The server as users start it: a real process, real port, real signals.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDb, type TestDb } from "@mimic/db/testing";
@@ -102,6 +102,32 @@ describe("main", () => {
     expect(((await me.json()) as { email: string }).email).toBe("restart@example.com");
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
+  });
+
+  it("exits 0 within the drain window on SIGTERM while a client is mid-request", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const proc = start({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      MIMIC_DATA_DIR: mkdtempSync(join(tmpdir(), "mimic-drain-")),
+      MIMIC_SHUTDOWN_DRAIN_MS: "1000",
+    });
+    await waitForReady(url, proc.exited);
+    // A request whose body never finishes arriving: the connection stays busy.
+    const socket = connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(
+      'POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+    );
+    socket.on("error", () => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(proc.output()).not.toMatch(/shutdown timed out/);
+    socket.destroy();
   });
 
   it("refuses to start in production without a JWT secret, with a clear message", async () => {

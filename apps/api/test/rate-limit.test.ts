@@ -7,6 +7,7 @@ beforeAll(async () => {
     MIMIC_RATE_LIMIT_ANON: "3",
     MIMIC_RATE_LIMIT_USER: "5",
     MIMIC_RATE_LIMIT_LOGIN: "4",
+    MIMIC_RATE_LIMIT_AGENT: "6",
     MIMIC_RATE_LIMIT_WINDOW: "3600",
   });
 });
@@ -70,6 +71,42 @@ describe("rate limits", () => {
       statuses.push(res.statusCode);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+
+  it("gives a bot replying with its agent key a budget per agent, apart from anonymous traffic", async () => {
+    const owner = await registerUser(ctx.app);
+    const create = async (url: string, payload: object) => {
+      const res = await ctx.app.inject({ method: "POST", url, headers: owner.headers, payload });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().id as string;
+    };
+    const personaId = await create("/api/personas", { name: "P", prompt: "p" });
+    const agentId = await create("/api/agents", {
+      name: "Async bot",
+      type: "webhook",
+      config: { webhook_url: "https://bot.example.com/hook", api_key: "agent-key-for-rate-limits" },
+    });
+    const sessionId = await create("/api/sessions", { agentId, personaId, config: { maxMessages: 100 } });
+    const reply = (token: string) =>
+      ctx.app.inject({
+        method: "POST",
+        url: `/api/sessions/${sessionId}/messages`,
+        headers: { authorization: `Bearer ${token}` },
+        payload: { senderType: "agent", content: "On it." },
+        ...fromIp("203.0.113.50"),
+      });
+    // Twice the anonymous budget of 3, from one IP: the agent's own budget of 6 applies.
+    for (let i = 0; i < 6; i++) {
+      const res = await reply("agent-key-for-rate-limits");
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.headers["x-ratelimit-limit"]).toBe("6");
+    }
+    expectError(await reply("agent-key-for-rate-limits"), 429, "RATE_LIMIT_EXCEEDED");
+    // That IP's anonymous budget is untouched; a key that opens no session is anonymous traffic.
+    const wrong = await reply("not-the-agent-key");
+    expectError(wrong, 401, "AUTHENTICATION_ERROR");
+    expect(wrong.headers["x-ratelimit-limit"]).toBe("3");
+    expect(wrong.headers["x-ratelimit-remaining"]).toBe("2");
   });
 
   it("never limits health probes", async () => {

@@ -213,8 +213,7 @@ export class Runner {
     }
 
     const { config } = session;
-    const startedAt = session.startedAt ?? new Date();
-    if (Date.now() - startedAt.getTime() >= config.duration * 1000) {
+    if (state.expired) {
       await this.end(state, { reason: "duration_limit", detail: "duration limit reached" });
       return;
     }

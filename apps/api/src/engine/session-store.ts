@@ -160,6 +160,8 @@ export async function releaseAll(db: Database, owner: string) {
 
 export interface TurnState {
   session: Session;
+  /** The session's duration is over, by the database's clock. */
+  expired: boolean;
   persona: typeof personas.$inferSelect;
   agent: typeof agents.$inferSelect;
   transcript: Message[];
@@ -171,7 +173,12 @@ export async function loadTurnState(
   owner: string,
 ): Promise<TurnState | undefined> {
   const [row] = await db
-    .select({ session: sessions, persona: personas, agent: agents })
+    .select({
+      session: sessions,
+      persona: personas,
+      agent: agents,
+      expired: sql<boolean>`coalesce(now() >= ${sessions.startedAt} + ((${sessions.config}->>'duration')::float8 * interval '1 second'), false)`,
+    })
     .from(sessions)
     .innerJoin(personas, eq(personas.id, sessions.personaId))
     .innerJoin(agents, eq(agents.id, sessions.agentId))

@@ -60,7 +60,11 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
       return { session: await findOwnedSession(db.db, request.auth.user.id, id), asAgent: false };
     const token = bearerToken(request);
     if (!token) throw unauthenticated(request.authProblem ?? "Authentication required");
-    const session = await sessionForAgentKey(db.db, id, token);
+    // The rate limiter looked the key up already (agentReplies routes); otherwise look it up now.
+    const session =
+      request.agentSession !== undefined
+        ? (request.agentSession ?? undefined)
+        : await sessionForAgentKey(db.db, id, token);
     if (!session) throw unauthenticated("Invalid credentials for this session");
     if (senders.some((s) => s !== "agent"))
       throw new AppError("AUTHORIZATION_ERROR", "An agent key may only add agent messages");
@@ -150,7 +154,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
     "/:id/messages",
     {
       // Authenticated inside: the owner, or the session's agent with its api_key (asynchronous replies).
-      config: { public: true, sdk: { resource: "sessions.messages", method: "create" } },
+      config: { public: true, agentReplies: true, sdk: { resource: "sessions.messages", method: "create" } },
       schema: {
         operationId: "addSessionMessage",
         tags,
@@ -181,7 +185,11 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
   app.post(
     "/:id/messages/batch",
     {
-      config: { public: true, sdk: { resource: "sessions.messages", method: "createBatch" } },
+      config: {
+        public: true,
+        agentReplies: true,
+        sdk: { resource: "sessions.messages", method: "createBatch" },
+      },
       schema: {
         operationId: "addSessionMessages",
         tags,
