@@ -20,6 +20,7 @@ import {
   releaseAll,
   releaseClaimed,
   releaseLease,
+  releaseStranded,
   renewLease,
   type SessionEnd,
   type TurnState,
@@ -27,6 +28,9 @@ import {
   writeSystemNote,
 } from "./session-store.js";
 import { computeVerdict, type Judge } from "./verdict.js";
+
+/** A session whose turn failed is due again this long after its lease went back (no hot loop on a bug). */
+const STRANDED_RETRY_MS = 1_000;
 
 /** How often held adapter resources (bot connections) are checked against the sessions' state, in ms. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -61,6 +65,8 @@ export class Runner {
   private wakeRequested = false;
   private unlisten: (() => Promise<void>) | undefined;
   private lastSweep = Date.now();
+  /** Sessions whose turn failed while this worker held them: their leases go back at the next tick. */
+  private readonly stranded = new Set<string>();
   /** Turns played since start (benchmarks and /metrics read it). */
   turnsPlayed = 0;
   /** How late each turn started compared with its due time, in ms (a bounded sample for benchmarks). */
@@ -122,6 +128,15 @@ export class Runner {
   }
 
   private async tick() {
+    if (this.stranded.size > 0) {
+      const ids = [...this.stranded];
+      try {
+        await releaseStranded(this.options.db.db, ids, this.owner, STRANDED_RETRY_MS);
+        for (const id of ids) this.stranded.delete(id);
+      } catch {
+        return; // Still unreachable: try again at the next tick.
+      }
+    }
     if (Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) {
       this.lastSweep = Date.now();
       await this.sweep().catch((error) => this.options.log.warn({ err: error }, "sweep failed"));
@@ -159,7 +174,12 @@ export class Runner {
       }
       const work = session.verdictPending ? this.judgeSession(session) : this.playTurn(session.id);
       const turn = work
-        .catch((error) => this.options.log.error({ err: error, sessionId: session.id }, "turn failed"))
+        .catch((error) => {
+          this.options.log.error({ err: error, sessionId: session.id }, "turn failed");
+          // Most likely the database went away mid-turn: hand the session back as soon as it answers again
+          // rather than leave it waiting for its lease to expire.
+          this.stranded.add(session.id);
+        })
         .finally(() => {
           this.inFlight.delete(turn);
           this.turnsPlayed++;

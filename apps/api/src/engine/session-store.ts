@@ -150,6 +150,14 @@ export async function releaseClaimed(db: Database, ids: string[], owner: string)
     .where(and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner)));
 }
 
+/** Gives back sessions whose turn failed midway, due again after `delayMs`; their state stays as it was. */
+export async function releaseStranded(db: Database, ids: string[], owner: string, delayMs: number) {
+  await db
+    .update(sessions)
+    .set({ leaseOwner: null, leaseExpiresAt: null, nextTurnAt: sql`now() + ${ms(delayMs)}` })
+    .where(and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner)));
+}
+
 /** Gives back every lease this worker holds (graceful shutdown): another worker picks the sessions up at once. */
 export async function releaseAll(db: Database, owner: string) {
   await db
