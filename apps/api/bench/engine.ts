@@ -266,6 +266,9 @@ async function seed(db: BenchDb, n: number, interval: number, botUrl: string) {
       prompt: "You are a customer whose parcel is late.",
       goal: null,
       provider: "scripted",
+      // Script lines keep the customer talking: against a bot that always says "ok", the scripted persona would
+      // otherwise give up after a few turns and end the session (a bench run plays far fewer than 200 turns).
+      script: Array.from({ length: 200 }, (_, i) => `Any news? (${i + 1})`),
     })
     .returning({ id: personas.id });
   const [agent] = await db.db
@@ -327,6 +330,8 @@ async function measure(
     NODE_ENV: "test",
     MIMIC_ALLOW_PRIVATE_TARGETS: "true",
     MIMIC_ENGINE_CONCURRENCY: String(concurrency),
+    // Every bench session belongs to one user: the per-user share would cap the engine, not measure it.
+    MIMIC_ENGINE_USER_CONCURRENCY: String(concurrency),
     MIMIC_ENGINE_POLL_MS: String(options.pollMs),
   });
   // Warnings and errors (failed deliveries, failed turns, failed claims) are counted, not printed.
