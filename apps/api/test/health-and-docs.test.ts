@@ -22,7 +22,7 @@ describe("health", () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       status: "ready",
-      checks: { database: "ok", migrations: "ok", engine: "disabled" },
+      checks: { database: "ok", migrations: "ok", engine: "disabled", events: "ok" },
     });
   });
 });
@@ -34,7 +34,7 @@ describe("readiness with the engine", () => {
       const ok = await withEngine.app.inject({ method: "GET", url: "/health/ready" });
       expect(ok.json()).toEqual({
         status: "ready",
-        checks: { database: "ok", migrations: "ok", engine: "ok" },
+        checks: { database: "ok", migrations: "ok", engine: "ok", events: "ok" },
       });
       await withEngine.app.runner?.stop();
       const stopped = await withEngine.app.inject({ method: "GET", url: "/health/ready" });

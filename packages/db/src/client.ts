@@ -35,6 +35,14 @@ export interface CreateDbOptions {
   onNotice?: ((message: string) => void) | undefined;
 }
 
+/** How a listener hears that its LISTEN was lost and came back (PostgreSQL only: PGlite never drops it). */
+export interface ListenHooks {
+  /** The connection carrying the LISTEN dropped: notifications are missed until `onRestored`. */
+  onDown?: (() => void) | undefined;
+  /** The LISTEN is back. What was notified while it was down is lost: re-read what matters from the tables. */
+  onRestored?: (() => void) | undefined;
+}
+
 export interface MimicDb {
   db: Database;
   driver: "pglite" | "postgres";
@@ -42,8 +50,15 @@ export interface MimicDb {
   migrate(): Promise<void>;
   /** Runs a query and returns its rows, whichever driver is behind it. */
   rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
-  /** Subscribes to a LISTEN/NOTIFY channel; resolves to an unsubscribe function. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a LISTEN/NOTIFY channel; resolves, once listening, to an unsubscribe function. A dropped
+   * connection is re-established and listened on again at once (with a short backoff while the server is away).
+   */
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    hooks?: ListenHooks,
+  ): Promise<() => Promise<void>>;
   /** Releases every connection (or the embedded instance). */
   close(): Promise<void>;
 }
@@ -82,13 +97,28 @@ function createPgliteDb(options: CreateDbOptions): MimicDb {
   };
 }
 
+/**
+ * Seconds before reconnection attempt `attempt`: 50 ms doubling to 1 s, jittered. postgres.js defaults to up to
+ * 20 s, which kept requests and the event listener waiting long after a restarted server was back.
+ */
+export function reconnectBackoff(attempt: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** attempt, 1);
+}
+
 function createPostgresDb(url: string, options: CreateDbOptions): MimicDb {
+  const onnotice = (notice: postgres.Notice) => options.onNotice?.(String(notice.message));
   const client = postgres(url, {
     max: options.maxConnections ?? 10,
-    onnotice: (notice) => options.onNotice?.(String(notice.message)),
-    // Dates and JSON are parsed by Drizzle's column mappers.
+    onnotice,
+    backoff: reconnectBackoff,
+    connect_timeout: 10,
+    // Dates and JSON are parsed by Drizzle's column mappers. Array types are not fetched at connect: there are no
+    // array columns, and in postgres.js 3.4.9 that fetch failing (its connection dropped meanwhile) is an unhandled
+    // rejection, which ends the process.
+    fetch_types: false,
   });
   const db = drizzlePostgres(client, { schema, casing: "snake_case" }) as unknown as Database;
+  let listener: PostgresListener | undefined;
   return {
     db,
     driver: "postgres",
@@ -96,15 +126,118 @@ function createPostgresDb(url: string, options: CreateDbOptions): MimicDb {
     async rows<T>(query: SQL) {
       return (await db.execute(query)) as unknown as T[];
     },
-    async listen(channel, onPayload) {
-      const { unlisten } = await client.listen(channel, onPayload);
-      return unlisten;
+    listen(channel, onPayload, hooks) {
+      listener ??= new PostgresListener(url, onnotice);
+      return listener.listen(channel, { onPayload, ...hooks });
     },
     async close() {
+      await listener?.close();
       await client.end({ timeout: 5 });
     },
   };
 }
+
+interface Subscriber extends ListenHooks {
+  onPayload(payload: string): void;
+}
+
+/**
+ * Every LISTEN of a process on one dedicated connection, watched: postgres.js's own `listen()` re-listens after a
+ * drop on its long backoff and never says when it lost or regained the connection, which live events need to
+ * know (readiness, and re-reading what was missed).
+ */
+class PostgresListener {
+  private readonly sql: postgres.Sql;
+  private readonly channels = new Map<string, Set<Subscriber>>();
+  /** Every channel is listened on, on the current connection. */
+  private up = true;
+  /** Closes seen so far: a LISTEN that succeeded while the count moved may have landed on a dead connection. */
+  private closes = 0;
+  private restoring = false;
+  private closed = false;
+
+  constructor(url: string, onnotice: (notice: postgres.Notice) => void) {
+    this.sql = postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      fetch_types: false,
+      connect_timeout: 10,
+      // The restore loop below paces the attempts.
+      backoff: () => 0,
+      onnotice,
+      onclose: () => this.dropped(),
+      // Undocumented in the types, but what postgres.js's own listen() is built on.
+      onnotify: (channel: string, payload: string) => {
+        for (const subscriber of this.channels.get(channel) ?? []) subscriber.onPayload(payload);
+      },
+    } as postgres.Options<Record<string, postgres.PostgresType>>);
+  }
+
+  async listen(channel: string, subscriber: Subscriber): Promise<() => Promise<void>> {
+    let set = this.channels.get(channel);
+    if (!set) {
+      await this.sql.unsafe(`listen ${quoteIdent(channel)}`);
+      set = this.channels.get(channel) ?? new Set();
+      this.channels.set(channel, set);
+    }
+    set.add(subscriber);
+    return async () => {
+      set.delete(subscriber);
+      if (set.size > 0 || this.channels.get(channel) !== set) return;
+      this.channels.delete(channel);
+      // Without a connection there is nothing to unlisten; a restored one listens only to what is left.
+      if (this.up) await this.sql.unsafe(`unlisten ${quoteIdent(channel)}`).catch(() => {});
+    };
+  }
+
+  async close() {
+    this.closed = true;
+    await this.sql.end({ timeout: 1 });
+  }
+
+  private subscribers() {
+    return [...this.channels.values()].flatMap((set) => [...set]);
+  }
+
+  private dropped() {
+    this.closes++;
+    if (this.closed) return;
+    if (this.up) {
+      this.up = false;
+      for (const subscriber of this.subscribers()) subscriber.onDown?.();
+    }
+    void this.restore();
+  }
+
+  /** Listens again on a new connection, retrying every 100 ms to 1 s until the server answers. */
+  private async restore() {
+    if (this.restoring) return;
+    this.restoring = true;
+    try {
+      for (let attempt = 0; !this.closed; attempt++) {
+        const closes = this.closes;
+        const channels = [...this.channels.keys()];
+        try {
+          await this.sql.unsafe(
+            channels.length ? channels.map((c) => `listen ${quoteIdent(c)}`).join("; ") : "select 1",
+          );
+          if (this.closes === closes) break;
+        } catch {
+          // The server is still away: try again shortly.
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    } finally {
+      this.restoring = false;
+    }
+    if (this.closed) return;
+    this.up = true;
+    for (const subscriber of this.subscribers()) subscriber.onRestored?.();
+  }
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Rows of a `db.execute()` result, whichever driver produced it (PGlite: `{rows}`, postgres.js: an array). */
 export function rowsOf<T>(result: unknown): T[] {

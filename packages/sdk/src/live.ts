@@ -1,8 +1,10 @@
 // Live session events (GET /api/ws): one WebSocket per client, shared by every subscription, opened on the first
-// subscribe and closed when the last one goes away. After an unexpected close it reconnects with capped,
-// jittered exponential backoff, subscribes again, and catches up on what the gap hid by reading the session
-// over HTTP. Written against the standard WebSocket API, so the same code runs in browsers and, through the
-// `ws` package (loaded only when there is no WebSocket class to use), in Node 20.
+// subscribe and closed when the last one goes away. Every event carries its session's `seq`; after an unexpected
+// close the connection reconnects with capped, jittered exponential backoff and subscribes again with the last seq
+// it had (`afterSeq`), so the server sends what the gap hid, and events already delivered are dropped by seq. A
+// subscription's first catch-up reads the session over HTTP. Written against the standard WebSocket API, so the
+// same code runs in browsers and, through the `ws` package (loaded only when there is no WebSocket class to use),
+// in Node 20.
 import { AuthenticationError, MimicError, NotFoundError, RateLimitError, ValidationError } from "./errors.js";
 import type {
   LiveErrorEvent,
@@ -120,6 +122,18 @@ export function errorFromEvent(event: LiveErrorEvent): MimicError {
   }
 }
 
+/** The event's seq, when the server numbered it (events the SDK rebuilds from a session it read have none). */
+function seqOf(event: SessionDataEvent): number | undefined {
+  const seq = (event as { seq?: unknown }).seq;
+  return typeof seq === "number" ? seq : undefined;
+}
+
+function withoutSeq(event: SessionDataEvent): SessionDataEvent {
+  if (!("seq" in event)) return event;
+  const { seq: _, ...rest } = event as SessionDataEvent & { seq?: number };
+  return rest as SessionDataEvent;
+}
+
 function asMimicError(error: unknown, message: string): MimicError {
   if (error instanceof MimicError) return error;
   const detail = error instanceof Error ? error.message : String(error);
@@ -194,6 +208,10 @@ class Subscription {
   synced = false;
   /** Joined a session the socket was already subscribed to: the server sends it no snapshot. */
   joined = false;
+  /** The seq of the latest event handed over or waiting in `buffer`: a resubscription asks for what follows. */
+  seq: number | undefined;
+  /** Resubscribed with `afterSeq`: the server sends what was missed, no HTTP catch-up needed. */
+  resuming = false;
   /** Bumped by every catch-up, so that a stale one (the socket closed meanwhile) is ignored. */
   sync = 0;
   ended = false;
@@ -215,7 +233,7 @@ class Subscription {
   }
 }
 
-type Outgoing = { type: "subscribe" | "unsubscribe"; sessionId: string };
+type Outgoing = { type: "subscribe" | "unsubscribe"; sessionId: string; afterSeq?: number };
 
 /** The shared WebSocket of one client and every subscription multiplexed on it. */
 export class LiveConnection {
@@ -352,12 +370,22 @@ export class LiveConnection {
       this.#state = "open";
       this.#confirmed.clear();
       for (const [sessionId, topic] of this.#topics) {
+        // Subscriptions that caught up once resume after the seq they have (the lowest, for the topic); the
+        // server sends the messages they missed, then the session's state. Others read the session over HTTP.
+        let afterSeq: number | undefined;
         for (const subscription of topic) {
           subscription.state = "pending";
           subscription.joined = false;
           subscription.sync++;
+          subscription.resuming = subscription.synced && subscription.seq !== undefined;
+          if (subscription.resuming)
+            afterSeq = Math.min(afterSeq ?? Number.POSITIVE_INFINITY, subscription.seq!);
         }
-        this.#send({ type: "subscribe", sessionId });
+        this.#send(
+          afterSeq === undefined
+            ? { type: "subscribe", sessionId }
+            : { type: "subscribe", sessionId, afterSeq },
+        );
       }
     };
     socket.onmessage = (event) => {
@@ -465,7 +493,16 @@ export class LiveConnection {
           return;
         }
         this.#confirmed.add(sessionId);
-        for (const subscription of topic) if (subscription.state === "pending") this.#startSync(subscription);
+        for (const subscription of topic) {
+          if (subscription.state !== "pending") continue;
+          if (subscription.resuming) {
+            subscription.resuming = false;
+            subscription.state = "live";
+            this.#flush(subscription);
+          } else {
+            this.#startSync(subscription);
+          }
+        }
         return;
       }
       case "unsubscribed":
@@ -493,7 +530,7 @@ export class LiveConnection {
         if (!topic) return;
         for (const subscription of [...topic]) {
           if (subscription.state === "live") this.#deliver(subscription, message);
-          else if (subscription.state !== "closed") subscription.buffer.push(message);
+          else if (subscription.state !== "closed") this.#hold(subscription, message);
         }
         return;
       }
@@ -503,10 +540,29 @@ export class LiveConnection {
     }
   }
 
+  /** Keeps an event for later (the subscription is catching up), unless it is one it has already. */
+  #hold(subscription: Subscription, event: SessionDataEvent): void {
+    const seq = seqOf(event);
+    if (seq !== undefined) {
+      if (subscription.seq !== undefined && seq <= subscription.seq) return;
+      subscription.seq = seq;
+    }
+    subscription.buffer.push(event);
+  }
+
   /** Hands an event to the owner: each message once, one session_end, after which the subscription ends. */
-  #deliver(subscription: Subscription, event: SessionDataEvent): void {
+  #deliver(subscription: Subscription, received: SessionDataEvent, held = false): void {
     if (subscription.state === "closed") return;
     const { handlers } = subscription;
+    const seq = seqOf(received);
+    if (seq !== undefined && !held) {
+      // Sent again after a resubscription, and delivered already.
+      if (subscription.seq !== undefined && seq <= subscription.seq) return;
+      subscription.seq = seq;
+    }
+    // The seq is the SDK's business (it resumes with it): events look the same whether they came live or were
+    // rebuilt from the session read over HTTP.
+    const event = withoutSeq(received);
     if (event.type === "new_message") {
       if (subscription.delivered.has(event.data.id)) return;
       subscription.delivered.add(event.data.id);
@@ -580,7 +636,7 @@ export class LiveConnection {
     while (subscription.state === "live") {
       const event = subscription.buffer.shift();
       if (!event) return;
-      this.#deliver(subscription, event);
+      this.#deliver(subscription, event, true);
     }
   }
 

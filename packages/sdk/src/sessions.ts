@@ -48,8 +48,10 @@ export class SessionsResource extends GeneratedSessionsResource {
    * });
    * ```
    *
-   * The connection is shared by all subscriptions of this client, re-established with backoff after a drop;
-   * messages sent while it was down are then fetched and delivered, in order, before the new ones.
+   * The connection is shared by all subscriptions of this client, re-established with backoff after a drop. The
+   * server numbers each session's events (`seq` on the wire); the subscription remembers the last one and
+   * resubscribes after it, so the messages sent while the connection was down are delivered, in order, before the
+   * new ones, and none twice.
    */
   subscribe(
     sessionId: string,

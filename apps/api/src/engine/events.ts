@@ -1,7 +1,10 @@
 // Live events travel through PostgreSQL's LISTEN/NOTIFY, so a subscriber on one process sees sessions played
-// by another. Writers call notify() inside the transaction that made the change: the event goes out on commit.
+// by another. Writers queue events in an Outbox inside the transaction that made the change: they go out on commit.
+// Every event of a session carries `seq`, the session's event counter (sessions.event_seq), assigned under the
+// session's row lock in the same transaction: per session, seqs grow by one in commit order, which is the order
+// NOTIFY delivers them. A subscriber that sees a jump, or whose listener was down, re-reads what it missed.
 import { type Executor, type MimicDb, messages, type SessionEndReason, type SessionResult } from "@mimic/db";
-import { eq, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 
 export const EVENTS_CHANNEL = "mimic_events";
 /** Nudges runners to claim work now rather than at their next poll. */
@@ -15,16 +18,19 @@ export interface MessageData {
   latencyMs: number | null;
 }
 
+/** `seq`: set on delivery (from the database); writers leave it out. */
 export type SessionEvent =
   | {
       type: "session_update";
       sessionId: string;
+      seq?: number;
       data: { status: string; messageCount: number; lastMessage: string | null };
     }
-  | { type: "new_message"; sessionId: string; data: MessageData }
+  | { type: "new_message"; sessionId: string; seq?: number; data: MessageData }
   | {
       type: "session_end";
       sessionId: string;
+      seq?: number;
       data: {
         reason: string;
         endReason: SessionEndReason | null;
@@ -35,18 +41,31 @@ export type SessionEvent =
       };
     };
 
-/** One NOTIFY payload: a transaction's events for one user (a big message travels by id and is read back). */
+/**
+ * An event as it travels: `back` is its distance from the last event of its session in the transaction (a big
+ * message travels by id and is read back).
+ */
+type Item = (SessionEvent | { ref: string; sessionId: string }) & { back: number };
+
+/**
+ * One NOTIFY payload: a transaction's events for one user. `ends` (each session's last seq) is appended by the
+ * database in the statement that assigns the seqs, so sending costs no statement of its own.
+ */
 interface Envelope {
   userId: string;
-  events: (SessionEvent | { ref: string; sessionId: string })[];
+  events: Item[];
+  ends?: Record<string, number>;
 }
 
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD = 7500;
+/** What one session adds to `ends`: `"<uuid>" : <seq>, `. */
+const END_BYTES = 56;
 
 /**
- * Collects the events of one transaction and sends them with as few NOTIFYs as fit (usually one), delivered on
- * commit. A turn writes a message, updates the session and announces both for the cost of one statement.
+ * Collects the events of one transaction and, in one statement, numbers them (one update of the sessions they
+ * belong to, and of the messages they announce) and sends them with as few NOTIFYs as fit (usually one),
+ * delivered on commit.
  */
 export class Outbox {
   private readonly pending: { userId: string; event: SessionEvent }[] = [];
@@ -62,30 +81,68 @@ export class Outbox {
   }
 
   async flush(tx: Executor) {
-    const payloads: string[] = [];
-    let current: Envelope | undefined;
+    const pending = this.pending.splice(0);
+    const wake = this.wakeRunners;
+    this.wakeRunners = false;
+    const wakeNotify = wake ? [sql`pg_notify(${WAKE_CHANNEL}, '')`] : [];
+    if (pending.length === 0) {
+      if (wake) await tx.execute(sql`select ${wakeNotify[0]}`);
+      return;
+    }
+
+    const counts = new Map<string, number>();
+    for (const { event } of pending) counts.set(event.sessionId, (counts.get(event.sessionId) ?? 0) + 1);
+    const seen = new Map<string, number>();
+    const payloads: { head: string; sessions: string[] }[] = [];
+    const announced: SQL[] = [];
+    let current: { userId: string; items: string[]; sessions: Set<string> } | undefined;
     let size = 0;
-    for (const { userId, event } of this.pending) {
-      let item: Envelope["events"][number] = event;
-      let text = JSON.stringify(item);
-      if (Buffer.byteLength(text) > MAX_PAYLOAD - 200 && event.type === "new_message") {
-        item = { ref: event.data.id, sessionId: event.sessionId };
-        text = JSON.stringify(item);
-      }
-      const bytes = Buffer.byteLength(text);
+    const close = () => {
+      if (!current) return;
+      const head = `{"userId":${JSON.stringify(current.userId)},"events":[${current.items.join(",")}],"ends":`;
+      payloads.push({ head, sessions: [...current.sessions] });
+    };
+    for (const { userId, event } of pending) {
+      const nth = (seen.get(event.sessionId) ?? 0) + 1;
+      seen.set(event.sessionId, nth);
+      const back = counts.get(event.sessionId)! - nth;
+      if (event.type === "new_message")
+        announced.push(sql`(${event.data.id}::uuid, ${event.sessionId}::uuid, ${back}::int)`);
+      let text = JSON.stringify({ ...event, back });
+      if (Buffer.byteLength(text) > MAX_PAYLOAD - 300 && event.type === "new_message")
+        text = JSON.stringify({ ref: event.data.id, sessionId: event.sessionId, back });
+      const bytes = Buffer.byteLength(text) + 1 + (current?.sessions.has(event.sessionId) ? 0 : END_BYTES);
       if (!current || current.userId !== userId || size + bytes > MAX_PAYLOAD) {
-        if (current) payloads.push(JSON.stringify(current));
-        current = { userId, events: [] };
+        close();
+        current = { userId, items: [], sessions: new Set() };
         size = 100;
       }
-      current.events.push(item);
-      size += bytes + 1;
+      current.items.push(text);
+      current.sessions.add(event.sessionId);
+      size += bytes;
     }
-    if (current) payloads.push(JSON.stringify(current));
-    this.pending.length = 0;
-    for (const payload of payloads) await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${payload})`);
-    if (this.wakeRunners) await tx.execute(sql`select pg_notify(${WAKE_CHANNEL}, '')`);
-    this.wakeRunners = false;
+    close();
+
+    const bumps = [...counts].map(([id, n]) => sql`(${id}::uuid, ${n}::int)`);
+    const tagged = announced.length
+      ? sql`, tagged as (
+          update messages m set event_seq = b.event_seq - x.back
+            from (values ${sql.join(announced, sql`, `)}) as x(id, session_id, back)
+            join bumped b on b.id = x.session_id
+           where m.id = x.id)`
+      : sql``;
+    const notifies = payloads.map(
+      ({ head, sessions }) =>
+        sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (select coalesce(json_object_agg(b.id, b.event_seq), '{}'::json)
+          from bumped b where b.id = any(${`{${sessions.join(",")}}`}::uuid[]))::text || '}')`,
+    );
+    // Notifications go out in the order of the select list: a session's events split over two payloads stay in order.
+    await tx.execute(sql`with bumped as (
+        update sessions s set event_seq = s.event_seq + v.n
+          from (values ${sql.join(bumps, sql`, `)}) as v(id, n)
+         where s.id = v.id
+        returning s.id, s.event_seq)${tagged}
+      select ${sql.join([...notifies, ...wakeNotify], sql`, `)}`);
   }
 }
 
@@ -102,26 +159,58 @@ export async function wake(tx: Executor) {
 
 export type EventListener = (event: SessionEvent, userId: string) => void;
 
-/** One LISTEN per process, fanned out to every local subscriber of a session. */
+/** A subscriber to one session: its events, and word that some may have been lost (re-read the session then). */
+interface SessionListener {
+  event: EventListener;
+  lost: () => void;
+}
+
+/**
+ * One LISTEN per process, fanned out to every local subscriber of a session. When the listener's connection drops,
+ * notifications sent meanwhile are gone: once it is back, every session subscriber is told to catch up.
+ */
 export class EventHub {
-  private readonly bySession = new Map<string, Set<EventListener>>();
+  private readonly bySession = new Map<string, Set<SessionListener>>();
   private readonly all = new Set<EventListener>();
   private unlisten: (() => Promise<void>) | undefined;
   private chain: Promise<void> = Promise.resolve();
+  private listening = false;
 
   constructor(
     private readonly db: MimicDb,
     private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
+  /** Whether notifications arrive: false before start, after stop, and while the listener reconnects. */
+  get isListening() {
+    return this.listening;
+  }
+
   async start() {
-    this.unlisten = await this.db.listen(EVENTS_CHANNEL, (payload) => {
-      // One at a time, in arrival order: a message read back by id must not be overtaken by later events.
-      this.chain = this.chain.then(() => this.dispatch(payload)).catch(this.onError);
-    });
+    this.unlisten = await this.db.listen(
+      EVENTS_CHANNEL,
+      (payload) => {
+        // One at a time, in arrival order: a message read back by id must not be overtaken by later events.
+        this.chain = this.chain.then(() => this.dispatch(payload)).catch(this.onError);
+      },
+      {
+        onDown: () => {
+          this.listening = false;
+        },
+        onRestored: () => {
+          this.listening = true;
+          // After the events that did arrive before the drop have been handed out.
+          this.chain = this.chain.then(() => {
+            for (const set of [...this.bySession.values()]) for (const listener of [...set]) listener.lost();
+          });
+        },
+      },
+    );
+    this.listening = true;
   }
 
   async stop() {
+    this.listening = false;
     // The database may already be gone (shutdown after an outage): nothing is left to unlisten then.
     await this.unlisten?.().catch(this.onError);
     this.unlisten = undefined;
@@ -129,17 +218,21 @@ export class EventHub {
     this.all.clear();
   }
 
-  /** Every event of one session. Returns the unsubscribe function. */
-  subscribe(sessionId: string, listener: EventListener): () => void {
+  /**
+   * Every event of one session. `onLost`: some may have been lost (the listener was down, or a message could not
+   * be read back): re-read the session. Returns the unsubscribe function.
+   */
+  subscribe(sessionId: string, listener: EventListener, onLost: () => void = () => {}): () => void {
     let set = this.bySession.get(sessionId);
     if (!set) {
       set = new Set();
       this.bySession.set(sessionId, set);
     }
-    set.add(listener);
+    const entry: SessionListener = { event: listener, lost: onLost };
+    set.add(entry);
     return () => {
-      set.delete(listener);
-      if (set.size === 0) this.bySession.delete(sessionId);
+      set.delete(entry);
+      if (set.size === 0 && this.bySession.get(sessionId) === set) this.bySession.delete(sessionId);
     };
   }
 
@@ -152,18 +245,35 @@ export class EventHub {
   private async dispatch(payload: string) {
     const envelope = JSON.parse(payload) as Envelope;
     for (const item of envelope.events) {
+      const end = envelope.ends?.[item.sessionId];
+      const seq = end === undefined ? undefined : end - item.back;
       let event: SessionEvent | undefined;
       if ("ref" in item) {
-        const [row] = await this.db.db.select().from(messages).where(eq(messages.id, item.ref));
-        if (row) event = { type: "new_message", sessionId: item.sessionId, data: toMessageData(row) };
+        try {
+          const [row] = await this.db.db.select().from(messages).where(eq(messages.id, item.ref));
+          if (row) event = { type: "new_message", sessionId: item.sessionId, data: toMessageData(row) };
+        } catch (error) {
+          // The message is in the table: the session's subscribers read it from there.
+          this.onError(error);
+          for (const listener of [...(this.bySession.get(item.sessionId) ?? [])]) listener.lost();
+          continue;
+        }
       } else {
-        event = item;
+        const { back: _, ...rest } = item;
+        event = rest as SessionEvent;
       }
       if (!event) continue;
+      if (seq !== undefined) event = withSeq(event, seq);
       for (const listener of this.all) listener(event, envelope.userId);
-      for (const listener of this.bySession.get(event.sessionId) ?? []) listener(event, envelope.userId);
+      for (const listener of [...(this.bySession.get(event.sessionId) ?? [])])
+        listener.event(event, envelope.userId);
     }
   }
+}
+
+/** The event with its seq, placed before `data` (as clients see it). */
+export function withSeq(event: SessionEvent, seq: number): SessionEvent {
+  return { type: event.type, sessionId: event.sessionId, seq, data: event.data } as SessionEvent;
 }
 
 export function toMessageData(row: typeof messages.$inferSelect): MessageData {

@@ -105,6 +105,7 @@ describe("live events on /api/ws", () => {
       {
         type: "session_end",
         sessionId: session.id,
+        seq: expect.any(Number),
         data: expect.objectContaining({
           reason: "message limit reached",
           status: "completed",

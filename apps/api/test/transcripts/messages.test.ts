@@ -382,6 +382,7 @@ describe("POST /api/sessions/{id}/messages/batch", () => {
       expect(announced[1]).toEqual({
         type: "new_message",
         sessionId: s.id,
+        seq: expect.any(Number),
         data: {
           id: newIds[0],
           senderType: "agent",

@@ -17,7 +17,11 @@ export const ReadinessSchema = Type.Object(
       database: Check,
       migrations: Check,
       engine: Type.Union([Check, Type.Literal("disabled")], {
-        description: "`disabled` when MIMIC_ROLE=api",
+        description:
+          "`disabled` when MIMIC_ROLE=api; `failing` when stopped or without a database to work on",
+      }),
+      events: Type.Union([Type.Literal("ok"), Type.Literal("failing")], {
+        description: "The database listener that feeds live events (WebSocket subscribers) is connected",
       }),
     }),
     details: Type.Optional(Type.Array(Type.String())),
@@ -26,6 +30,16 @@ export const ReadinessSchema = Type.Object(
 );
 
 export const healthSchemas = [HealthSchema, ReadinessSchema];
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
   app.get(
@@ -54,7 +68,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
         operationId: "getReadiness",
         tags: ["health"],
         summary:
-          "Readiness: the database answers, its migrations are current, and the engine runs (if enabled here)",
+          "Readiness: the database answers, its migrations are current, the engine runs (if enabled here) and live events flow",
         response: { 200: Type.Ref(ReadinessSchema), 503: Type.Ref(ReadinessSchema) },
       },
     },
@@ -62,23 +76,34 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
       const checks = {
         database: "failing" as "ok" | "failing",
         migrations: "failing" as "ok" | "failing",
-        engine: (app.runner ? (app.runner.isRunning ? "ok" : "failing") : "disabled") as
-          | "ok"
-          | "failing"
-          | "disabled",
+        engine: (app.runner ? "failing" : "disabled") as "ok" | "failing" | "disabled",
+        events: (app.events.isListening ? "ok" : "failing") as "ok" | "failing",
       };
       const details: string[] = [];
       try {
-        await db.db.execute(sql`select 1`);
-        checks.database = "ok";
-        const status = await migrationStatus(db);
-        if (status.applied >= status.expected) checks.migrations = "ok";
-        else details.push(`migrations applied ${status.applied}/${status.expected}`);
+        // Bounded: a server that does not answer at all must not hold the probe.
+        await withTimeout(
+          (async () => {
+            await db.db.execute(sql`select 1`);
+            checks.database = "ok";
+            const status = await migrationStatus(db);
+            if (status.applied >= status.expected) checks.migrations = "ok";
+            else details.push(`migrations applied ${status.applied}/${status.expected}`);
+          })(),
+          PROBE_TIMEOUT_MS,
+        );
       } catch {
-        details.push("database unreachable");
+        if (checks.database === "failing") details.push("database unreachable");
+        else details.push("migrations unknown");
       }
-      if (checks.engine === "failing") details.push("engine not running");
-      const ready = checks.database === "ok" && checks.migrations === "ok" && checks.engine !== "failing";
+      if (app.runner) {
+        // A runner cannot claim or play a turn without its database.
+        if (!app.runner.isRunning) details.push("engine not running");
+        else if (checks.database !== "ok") details.push("engine cannot reach the database");
+        else checks.engine = "ok";
+      }
+      if (checks.events === "failing") details.push("live events listener not connected");
+      const ready = Object.values(checks).every((check) => check !== "failing");
       return reply
         .status(ready ? 200 : 503)
         .send({ status: ready ? "ready" : "not_ready", checks, ...(details.length ? { details } : {}) });

@@ -1,18 +1,43 @@
-// GET /api/ws: live session events. Clients send {type: "subscribe"|"unsubscribe", sessionId}; the server sends
-// the seed's session_update / new_message / session_end events, plus subscribed, unsubscribed and error.
-import { FINISHED_SESSION_STATUSES, type MimicDb, sessions } from "@mimic/db";
-import { and, eq } from "drizzle-orm";
+// GET /api/ws: live session events. Clients send {type: "subscribe", sessionId, afterSeq?} or {type:
+// "unsubscribe", sessionId}; the server sends the seed's session_update / new_message / session_end events, each
+// with the session's `seq`, plus subscribed, unsubscribed and error. A subscriber is sent what it missed, read from
+// the tables: after the `afterSeq` it gave, after a jump in seq (a lost notification), and after the event listener
+// was down — so it sees every message once, in order, whatever the network or the database did meanwhile.
+import type { MimicDb } from "@mimic/db";
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
 import type { EventHub, SessionEvent } from "../../engine/events.js";
-import { sessionEndEvent, sessionUpdateData } from "../../engine/session-store.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import { bearerToken, userOf } from "../../plugins/auth.js";
+import { isDatabaseUnavailable } from "../../plugins/errors.js";
+import { readCatchUp } from "./service.js";
 
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 const PING_INTERVAL_MS = 30_000;
+/** Retries of a catch-up while the database is away: 250 ms doubling to 5 s (sooner when the listener is back). */
+const RETRY_MS = [250, 500, 1000, 2000, 5000];
 
 type ErrorCode = "VALIDATION_ERROR" | "RESOURCE_NOT_FOUND" | "RATE_LIMIT_EXCEEDED";
+
+/** One session watched on one socket. */
+interface Subscription {
+  sessionId: string;
+  cancelled: boolean;
+  unsubscribe: () => void;
+  /** Events go straight out; otherwise they wait in `buffer` for a catch-up in progress. */
+  live: boolean;
+  buffer: SessionEvent[];
+  /** The seq of the last event sent (the state the subscriber has); -1 before the first catch-up. */
+  seq: number;
+  /** `subscribed` was sent: the session is the user's. */
+  confirmed: boolean;
+  ended: boolean;
+  syncing: boolean;
+  /** Another catch-up was asked for while one ran. */
+  again: boolean;
+  /** Cuts a retry wait short. */
+  wake: (() => void) | undefined;
+}
 
 export interface LiveOptions {
   db: MimicDb;
@@ -51,7 +76,7 @@ export async function liveRoutes(
 
       // A subscription is reserved before its ownership check (an await), so a second subscribe or an
       // unsubscribe arriving meanwhile cannot leak a listener.
-      const subscriptions = new Map<string, { unsubscribe: () => void; cancelled: boolean }>();
+      const subscriptions = new Map<string, Subscription>();
       const send = (payload: object) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
       };
@@ -68,53 +93,152 @@ export async function liveRoutes(
         if (!alive) return socket.terminate();
         alive = false;
         socket.ping();
-        const principal = token ? await app.authenticateToken(token).catch(() => null) : null;
+        let principal: Awaited<ReturnType<typeof app.authenticateToken>> = null;
+        try {
+          principal = token ? await app.authenticateToken(token) : null;
+        } catch (error) {
+          // The database is away: the credential cannot be checked now, which does not make it bad.
+          if (isDatabaseUnavailable(error)) return;
+        }
         if (principal?.user.id !== user.id) socket.close(4401, "Authentication expired or revoked");
       }, pingIntervalMs);
 
-      async function subscribe(sessionId: string) {
-        const entry = { unsubscribe: () => {}, cancelled: false };
-        subscriptions.set(sessionId, entry);
-        // Events are buffered from the moment of subscribing, so none falls between the snapshot and live delivery.
-        const buffered: SessionEvent[] = [];
-        let live = false;
-        entry.unsubscribe = hub.subscribe(sessionId, (event: SessionEvent, ownerId: string) => {
-          if (ownerId !== user.id) return;
-          if (live) send(event);
-          else buffered.push(event);
-        });
-        // Another user's session is indistinguishable from one that does not exist.
-        const [session] = UUID_RE.test(sessionId)
-          ? await db.db
-              .select()
-              .from(sessions)
-              .where(and(eq(sessions.id, sessionId), eq(sessions.userId, user.id)))
-          : [];
-        if (entry.cancelled) return;
-        if (!session) {
-          entry.unsubscribe();
-          subscriptions.delete(sessionId);
-          return sendError("RESOURCE_NOT_FOUND", "Session not found", sessionId);
+      const remove = (sub: Subscription) => {
+        sub.cancelled = true;
+        sub.unsubscribe();
+        sub.wake?.();
+        if (subscriptions.get(sub.sessionId) === sub) subscriptions.delete(sub.sessionId);
+      };
+
+      /** Sends an event unless the subscriber has it; a jump in seq means one was lost: catch up instead. */
+      const deliver = (sub: Subscription, event: SessionEvent) => {
+        if (event.seq !== undefined) {
+          if (event.seq <= sub.seq) return;
+          if (event.seq > sub.seq + 1) {
+            // It and those after it are in the tables: the catch-up reads them, later ones wait in the buffer.
+            sub.live = false;
+            void catchUp(sub).catch(failed(sub));
+            return;
+          }
+          sub.seq = event.seq;
         }
-        send({ type: "subscribed", sessionId });
-        send({ type: "session_update", sessionId, data: sessionUpdateData(session) });
-        if (entry.cancelled) return;
-        const ended =
-          (FINISHED_SESSION_STATUSES as readonly string[]).includes(session.status) &&
-          !session.verdictPending;
-        if (ended) {
-          // A finished session's end is replayed at once; nothing more will come.
-          send(sessionEndEvent(session));
-          entry.unsubscribe();
-          subscriptions.delete(sessionId);
+        if (event.type === "session_end") {
+          if (sub.ended) return;
+          sub.ended = true;
+        }
+        send(event);
+      };
+
+      /**
+       * Brings a subscriber up to date from the tables, then lets live events through: the first time (after
+       * `afterSeq`, if given), and again whenever events may have been lost. One at a time per subscription;
+       * while the database is away it retries until it answers.
+       */
+      async function catchUp(sub: Subscription, afterSeq?: number) {
+        if (sub.syncing) {
+          sub.again = true;
+          sub.wake?.();
           return;
         }
-        live = true;
-        for (const event of buffered) send(event);
+        sub.syncing = true;
+        sub.live = false;
+        let attempt = 0;
+        try {
+          do {
+            sub.again = false;
+            let result: Awaited<ReturnType<typeof readCatchUp>>;
+            try {
+              result = UUID_RE.test(sub.sessionId)
+                ? await readCatchUp(db.db, user.id, sub.sessionId, sub.confirmed ? sub.seq : afterSeq)
+                : undefined;
+            } catch (error) {
+              if (sub.cancelled) return;
+              if (!isDatabaseUnavailable(error)) throw error;
+              if (attempt === 0)
+                request.log.warn({ sessionId: sub.sessionId }, "live catch-up waits for the database");
+              const delay = RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]!;
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, delay);
+                sub.wake = () => {
+                  clearTimeout(timer);
+                  resolve();
+                };
+              });
+              sub.wake = undefined;
+              sub.again = true;
+              continue;
+            }
+            if (sub.cancelled) return;
+            // Another user's session is indistinguishable from one that does not exist.
+            if (!result) {
+              remove(sub);
+              return sendError("RESOURCE_NOT_FOUND", "Session not found", sub.sessionId);
+            }
+            const first = !sub.confirmed;
+            if (first) {
+              sub.confirmed = true;
+              send({ type: "subscribed", sessionId: sub.sessionId });
+            }
+            for (const event of result.messages)
+              if (event.seq === undefined || event.seq > sub.seq) send(event);
+            if (first || result.seq > sub.seq) send(result.snapshot);
+            sub.seq = Math.max(sub.seq, result.seq);
+            if (result.end && !sub.ended) {
+              sub.ended = true;
+              send(result.end);
+              // A session already over when subscribing: nothing more will come.
+              if (first) return remove(sub);
+            }
+            sub.live = true;
+            while (sub.live && sub.buffer.length > 0 && !sub.cancelled) deliver(sub, sub.buffer.shift()!);
+          } while (sub.again && !sub.cancelled);
+        } finally {
+          sub.syncing = false;
+          sub.wake = undefined;
+        }
+      }
+
+      function subscribe(sessionId: string, afterSeq: number | undefined) {
+        const sub: Subscription = {
+          sessionId,
+          cancelled: false,
+          unsubscribe: () => {},
+          live: false,
+          buffer: [],
+          seq: -1,
+          confirmed: false,
+          ended: false,
+          syncing: false,
+          again: false,
+          wake: undefined,
+        };
+        subscriptions.set(sessionId, sub);
+        // Events are buffered from the moment of subscribing, so none falls between the catch-up and live delivery.
+        sub.unsubscribe = hub.subscribe(
+          sessionId,
+          (event, ownerId) => {
+            if (ownerId !== user.id || sub.cancelled) return;
+            if (sub.live) deliver(sub, event);
+            else sub.buffer.push(event);
+          },
+          () => {
+            if (!sub.cancelled) void catchUp(sub).catch(failed(sub));
+          },
+        );
+        void catchUp(sub, afterSeq).catch(failed(sub));
+      }
+
+      function failed(sub: Subscription) {
+        return (error: unknown) => {
+          request.log.error({ err: error, sessionId: sub.sessionId }, "subscribe failed");
+          if (sub.cancelled) return;
+          remove(sub);
+          sendError("VALIDATION_ERROR", "Subscription failed; try again", sub.sessionId);
+        };
       }
 
       socket.on("message", (raw, isBinary) => {
-        let msg: { type?: unknown; sessionId?: unknown };
+        let msg: { type?: unknown; sessionId?: unknown; afterSeq?: unknown };
         try {
           if (isBinary) throw new Error("binary");
           msg = JSON.parse(raw.toString("utf8"));
@@ -133,13 +257,13 @@ export async function liveRoutes(
           );
         }
         if (msg.type === "unsubscribe") {
-          const entry = subscriptions.get(sessionId);
-          if (entry) {
-            entry.cancelled = true;
-            entry.unsubscribe();
-            subscriptions.delete(sessionId);
-          }
+          const sub = subscriptions.get(sessionId);
+          if (sub) remove(sub);
           return send({ type: "unsubscribed", sessionId });
+        }
+        const { afterSeq } = msg;
+        if (afterSeq !== undefined && !(Number.isSafeInteger(afterSeq) && (afterSeq as number) >= 0)) {
+          return sendError("VALIDATION_ERROR", "afterSeq must be an integer ≥ 0", sessionId);
         }
         if (subscriptions.has(sessionId)) return send({ type: "subscribed", sessionId });
         if (subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
@@ -149,20 +273,12 @@ export async function liveRoutes(
             sessionId,
           );
         }
-        subscribe(sessionId).catch((error) => {
-          request.log.error({ err: error, sessionId }, "subscribe failed");
-          subscriptions.get(sessionId)?.unsubscribe();
-          subscriptions.delete(sessionId);
-          sendError("VALIDATION_ERROR", "Subscription failed; try again", sessionId);
-        });
+        subscribe(sessionId, afterSeq as number | undefined);
       });
 
       socket.on("close", () => {
         clearInterval(ping);
-        for (const entry of subscriptions.values()) {
-          entry.cancelled = true;
-          entry.unsubscribe();
-        }
+        for (const sub of [...subscriptions.values()]) remove(sub);
         subscriptions.clear();
         open.delete(socket);
         if (open.size === 0) byUser.delete(user.id);
