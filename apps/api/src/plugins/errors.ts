@@ -10,15 +10,28 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
+/** Error codes that mean the database is away (for now), not that the request was wrong. */
 const DB_UNAVAILABLE = new Set([
+  // Node's sockets
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  // postgres.js
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECTION_CLOSED",
   "CONNECT_TIMEOUT",
+  // PostgreSQL's SQLSTATEs
+  "08000", // connection_exception
+  "08001", // sqlclient_unable_to_establish_sqlconnection
+  "08003", // connection_does_not_exist
+  "08004", // sqlserver_rejected_establishment_of_sqlconnection
+  "08006", // connection_failure
   "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
   "53300", // too_many_connections
 ]);
@@ -69,16 +82,29 @@ export function validationDetails(errors: AjvError[], context?: string): ErrorDe
   return details;
 }
 
-function causeCode(error: unknown): string | undefined {
+/**
+ * Why the database is unavailable, if that is what `error` says: its code, or one of its causes' (Drizzle wraps
+ * driver errors), or one of an AggregateError's (a connection tried on several addresses).
+ */
+function causeCode(error: unknown, depth = 0): string | undefined {
   let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
+  for (; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === "string" && DB_UNAVAILABLE.has(code)) return code;
     if ((current as { message?: unknown }).message === "PGlite is closed") return "PGLITE_CLOSED";
+    const errors = (current as { errors?: unknown }).errors;
+    if (Array.isArray(errors))
+      for (const inner of errors) {
+        const found = causeCode(inner, depth + 1);
+        if (found) return found;
+      }
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }
+
+/** Whether `error` means the database is away (answered 503 SERVICE_UNAVAILABLE; worth retrying later). */
+export const isDatabaseUnavailable = (error: unknown) => causeCode(error) !== undefined;
 
 function toAppError(error: FastifyError & { validation?: AjvError[]; validationContext?: string }): AppError {
   if (error instanceof AppError) return error;
@@ -104,6 +130,11 @@ function toAppError(error: FastifyError & { validation?: AjvError[]; validationC
       );
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new AppError("VALIDATION_ERROR", "Content-Length does not match the body", undefined, 400);
+    // From the router, through the `frameworkErrors` option (app.ts). Their messages echo the whole path.
+    case "FST_ERR_BAD_URL":
+      return new AppError("VALIDATION_ERROR", "The URL path is not validly percent-encoded", undefined, 400);
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new AppError("VALIDATION_ERROR", "A path segment is too long", undefined, 414);
   }
   if (error.statusCode === 400 && error instanceof SyntaxError) {
     return new AppError("VALIDATION_ERROR", "Request body is not valid JSON", undefined, 400);
@@ -125,14 +156,17 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, appError
   return reply.status(appError.statusCode).type("application/json; charset=utf-8").send({ error });
 }
 
+/** The one error handler: Fastify's, and the router's `frameworkErrors` (bad URL, too-long path segment). */
+export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(error);
+  if (appError.statusCode >= 500) request.log.error({ err: error }, "request failed");
+  else request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
+  return sendError(request, reply, appError);
+}
+
 export default fp(
   async (app: FastifyInstance) => {
-    app.setErrorHandler((error: FastifyError, request, reply) => {
-      const appError = toAppError(error);
-      if (appError.statusCode >= 500) request.log.error({ err: error }, "request failed");
-      else request.log.info({ code: appError.code, status: appError.statusCode }, appError.message);
-      return sendError(request, reply, appError);
-    });
+    app.setErrorHandler(handleError);
   },
   { name: "errors" },
 );

@@ -18,14 +18,28 @@ export interface DateRange {
   to: Date;
 }
 
+/**
+ * The days a range may cover. PostgreSQL has no year 0, and the exclusive end (endDate + 1 day) must still be a
+ * four-digit year, as JavaScript writes dates for the driver.
+ */
+const FIRST_DAY = "1970-01-01";
+const LAST_DAY = "9999-12-30";
+
+function dayMs(field: string, day: string) {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(ms)) throw validationError(field, "must be a date (YYYY-MM-DD)");
+  if (day < FIRST_DAY || day > LAST_DAY)
+    throw validationError(field, `must be between ${FIRST_DAY} and ${LAST_DAY}`);
+  return ms;
+}
+
 /** UTC days; defaults to the last 30 days; start ≤ end; at most a year. */
 export function dateRange(startDate?: string, endDate?: string): DateRange {
   const end = endDate ?? new Date().toISOString().slice(0, 10);
-  const endMs = Date.parse(`${end}T00:00:00Z`);
-  const start = startDate ?? new Date(endMs - 29 * DAY_MS).toISOString().slice(0, 10);
-  const startMs = Date.parse(`${start}T00:00:00Z`);
-  if (Number.isNaN(startMs)) throw validationError("startDate", "must be a date (YYYY-MM-DD)");
-  if (Number.isNaN(endMs)) throw validationError("endDate", "must be a date (YYYY-MM-DD)");
+  const endMs = dayMs("endDate", end);
+  // A default start before 1970 (endDate in January 1970) starts at the first day instead.
+  const start = startDate ?? new Date(Math.max(endMs - 29 * DAY_MS, 0)).toISOString().slice(0, 10);
+  const startMs = dayMs("startDate", start);
   if (startMs > endMs) throw validationError("startDate", "must not be after endDate");
   if ((endMs - startMs) / DAY_MS + 1 > MAX_RANGE_DAYS)
     throw validationError("endDate", `the range may span at most ${MAX_RANGE_DAYS} days`);

@@ -12,6 +12,7 @@ import {
   sessions,
 } from "@mimic/db";
 import { and, asc, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { validationError } from "../../errors.js";
 import { oneDecimal } from "../../lib/numbers.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
@@ -93,6 +94,9 @@ async function search(db: Database, q: string, scope: SQL, page: Page) {
 export const searchSession = (db: Database, session: Session, q: string, page: Page) =>
   search(db, q, eq(messages.sessionId, session.id), page);
 
+/** 10000-01-01T00:00:00Z. */
+const LAST_INSTANT_MS = Date.UTC(10_000, 0, 1);
+
 export function searchAll(
   db: Database,
   userId: string,
@@ -104,6 +108,13 @@ export function searchAll(
     to?: string | undefined;
   },
 ) {
+  for (const key of ["from", "to"] as const) {
+    const value = filters[key];
+    // PostgreSQL has no year 0 (ISO's 0000 is 1 BC): keep to dates it reads back as they were written.
+    const ms = value === undefined ? 0 : Date.parse(value);
+    if (!(ms >= 0 && ms < LAST_INSTANT_MS))
+      throw validationError(key, "must be a date-time between 1970 and 9999");
+  }
   for (const key of ["agentId", "personaId"] as const) {
     const value = filters[key];
     if (value !== undefined && !UUID_RE.test(value)) return { query: q, results: [], count: 0 };
