@@ -1,6 +1,7 @@
 import { agents } from "@mimic/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openAgentConfig } from "../src/lib/secrets.js";
 import { createTestApp, expectError, registerUser, type TestContext, type TestUser } from "./helpers.js";
 
 let ctx: TestContext;
@@ -41,9 +42,10 @@ async function createAgent(user: TestUser, body: object) {
   return res.json();
 }
 
+/** The stored config, secrets decrypted (they are stored encrypted: see agent-secrets.test.ts). */
 async function storedConfig(id: string) {
   const [row] = await ctx.db.db.select().from(agents).where(eq(agents.id, id));
-  return row!.config;
+  return openAgentConfig(ctx.db.db, row!.config);
 }
 
 describe("agents CRUD", () => {

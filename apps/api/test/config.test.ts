@@ -67,6 +67,12 @@ describe("loadConfig", () => {
         MIMIC_TEST_TOKEN: "test-token-123",
       }),
     ).toThrow(/MIMIC_TEST_TOKEN/);
-    expect(loadConfig({ NODE_ENV: "production", MIMIC_JWT_SECRET: "s".repeat(40) }).env).toBe("production");
+    expect(
+      loadConfig({
+        NODE_ENV: "production",
+        MIMIC_JWT_SECRET: "s".repeat(40),
+        MIMIC_SECRET_KEY: Buffer.alloc(32, 7).toString("base64"),
+      }).env,
+    ).toBe("production");
   });
 });

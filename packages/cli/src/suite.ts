@@ -201,10 +201,13 @@ function dataPath(ancestors: readonly unknown[], node: unknown): Segment[] {
   return out;
 }
 
+/** `Omit` applied to each member of a union: CreateAgentRequest is one variant per agent type. */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 interface RawSuite {
   name?: string;
   personas?: Record<string, Omit<CreatePersonaRequest, "name"> & { name?: string }>;
-  agents?: Record<string, Omit<CreateAgentRequest, "name"> & { name?: string }>;
+  agents?: Record<string, OmitEach<CreateAgentRequest, "name"> & { name?: string }>;
   scenarios?: (Omit<ScenarioSpec, "persona" | "agent" | "origin" | "repeat"> & {
     persona: string;
     agent: string;

@@ -25,19 +25,20 @@ export interface OutboundPolicy {
   maxResponseBytes: number;
 }
 
-/** A dns.lookup that refuses private, loopback and link-local results unless allowed. */
+/**
+ * A dns.lookup that refuses names resolving to anything but public unicast addresses unless allowed. The reason
+ * names the host as the user wrote it, never the address it resolved to (that would map the private network).
+ */
 export function guardedLookup(allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, "", 0);
       const list = addresses as LookupAddress[];
-      const refused = !allowPrivate && list.find((a) => isPrivateAddress(a.address));
-      if (refused) {
+      // One private address among several is enough: the connection may pick any of them.
+      if (!allowPrivate && list.some((a) => isPrivateAddress(a.address))) {
         const err = Object.assign(
-          new Error(`refused: ${hostname} resolves to private address ${refused.address}`),
-          {
-            code: "EPRIVATETARGET",
-          },
+          new Error(`refused: ${hostname} resolves to a private or reserved address`),
+          { code: "EPRIVATETARGET" },
         );
         return callback(err, "", 0);
       }
@@ -51,12 +52,15 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
   };
 }
 
-/** Throws when the URL's scheme is not allowed or its host is a private IP literal (no lookup happens then). */
+/**
+ * Throws when the URL's scheme is not allowed or its host is a private IP literal or localhost name. Called right
+ * before connecting: an IP literal is never looked up, so this is its connect-time check.
+ */
 export function assertTarget(url: URL, schemes: string[], allowPrivate: boolean) {
   if (!schemes.includes(url.protocol))
     throw new OutboundError(`scheme ${url.protocol} is not allowed`, false);
   if (!allowPrivate && isPrivateUrlHost(url.href)) {
-    throw new OutboundError(`refused: ${url.host} is a private, loopback or link-local address`, false);
+    throw new OutboundError(`refused: ${url.host} is a private or reserved address`, false);
   }
 }
 
@@ -76,12 +80,21 @@ export function formatDuration(ms: number): string {
 const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset by the agent",
+  ECONNABORTED: "connection aborted",
+  ETIMEDOUT: "connection timed out",
   ENOTFOUND: "host not found",
   EAI_AGAIN: "host name lookup failed",
   EHOSTUNREACH: "host unreachable",
+  EHOSTDOWN: "host is down",
   ENETUNREACH: "network unreachable",
+  ENETDOWN: "network is down",
+  EADDRNOTAVAIL: "address not available",
   EPIPE: "connection closed by the agent",
 };
+
+/** IPv4 and IPv6 addresses (with a port) in system messages: a reason never tells which address a name resolved to. */
+const ADDRESS_RE =
+  /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\[?(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:\d{1,3}(?:\.\d{1,3}){3})?\]?(?::\d{1,5})?/gi;
 
 /** An honest reason for a socket error: what happened, in words, with the system code for searching. */
 export function networkReason(error: Error): string {
@@ -89,7 +102,8 @@ export function networkReason(error: Error): string {
   if (code === "EPRIVATETARGET") return error.message;
   const words = code ? NETWORK_REASONS[code] : undefined;
   if (words) return `${words} (${code})`;
-  return code ? `${code}: ${error.message}` : `network error: ${error.message}`;
+  const message = error.message.replace(ADDRESS_RE, "<address>");
+  return code ? `${code}: ${message}` : `network error: ${message}`;
 }
 
 /**

@@ -39,7 +39,7 @@ describe("private targets at connect time", () => {
     const done = await sessionAgainst({ webhook_url: bot.url });
     expect(done.status).toBe("failed");
     expect(done.reason).toMatch(
-      /^agent unreachable: refused: 127\.0\.0\.1:\d+ is a private, loopback or link-local address$/,
+      /^agent unreachable: refused: 127\.0\.0\.1:\d+ is a private or reserved address$/,
     );
     expect(bot.received).toHaveLength(0);
   });
@@ -48,7 +48,7 @@ describe("private targets at connect time", () => {
     const port = new URL(bot.url).port;
     const done = await sessionAgainst({ webhook_url: `http://LOCALHOST.:${port}/webhook` });
     expect(done.status).toBe("failed");
-    expect(done.reason).toMatch(/refused: localhost\.:\d+ is a private, loopback or link-local address/);
+    expect(done.reason).toMatch(/refused: localhost\.:\d+ is a private or reserved address/);
     expect(bot.received).toHaveLength(0);
   });
 
@@ -59,7 +59,8 @@ describe("private targets at connect time", () => {
       );
     const refused = await lookup(false);
     expect(refused.error?.code).toBe("EPRIVATETARGET");
-    expect(refused.error?.message).toMatch(/^refused: localhost resolves to private address/);
+    // The reason names the host, never the address it resolved to.
+    expect(refused.error?.message).toBe("refused: localhost resolves to a private or reserved address");
     const allowed = await lookup(true);
     expect(allowed.error).toBeNull();
     expect(allowed.address).toEqual(
@@ -71,6 +72,21 @@ describe("private targets at connect time", () => {
 
   it("refuses the cloud metadata address for WebSocket agents too", async () => {
     const done = await sessionAgainst({ url: "ws://169.254.169.254/latest" }, "websocket");
-    expect(done.reason).toMatch(/refused: 169\.254\.169\.254 is a private, loopback or link-local address/);
+    expect(done.reason).toMatch(/refused: 169\.254\.169\.254 is a private or reserved address/);
+  });
+
+  // IP literals are never looked up: the engine checks them itself right before connecting.
+  it.each([
+    ["an IPv4-mapped IPv6 literal", "[::ffff:7f00:1]"],
+    ["an IPv4-compatible IPv6 literal", "[::7f00:1]"],
+    ["a NAT64 literal of loopback", "[64:ff9b::7f00:1]"],
+    ["a 6to4 literal of loopback", "[2002:7f00:1::]"],
+    ["a decimal IPv4 spelling", "2130706433"],
+  ])("refuses %s (%s) when it dials", async (_what, host) => {
+    const port = new URL(bot.url).port;
+    const done = await sessionAgainst({ webhook_url: `http://${host}:${port}/webhook` });
+    expect(done.status).toBe("failed");
+    expect(done.reason).toMatch(/^agent unreachable: refused: .+ is a private or reserved address$/);
+    expect(bot.received).toHaveLength(0);
   });
 });

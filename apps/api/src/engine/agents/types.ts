@@ -1,10 +1,13 @@
 // The one interface every agent type implements (the seed's "plugins"). Adding a type = adding an adapter.
-import type { AgentType } from "@mimic/db";
+import type { TypedAgentConfig } from "@mimic/db";
 import type { OutboundPolicy } from "../outbound.js";
+
+/** The agent as adapters see it: `config` typed by `type`, secrets in plaintext. */
+export type AgentTarget = { id: string } & TypedAgentConfig;
 
 export interface DeliveryContext {
   sessionId: string;
-  agent: { id: string; type: AgentType; config: Record<string, unknown> };
+  agent: AgentTarget;
   persona: { id: string; name: string };
   message: { id: string; content: string; timestamp: Date };
   policy: OutboundPolicy;

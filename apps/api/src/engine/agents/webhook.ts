@@ -1,4 +1,5 @@
 // webhook: a signed POST per persona message; replies in the response body, or later through the API.
+import { userHeaders } from "../../lib/outbound.js";
 import { OutboundError, postJson } from "../outbound.js";
 import { SIGNATURE_HEADER, signPayload } from "../signing.js";
 import {
@@ -32,6 +33,8 @@ export function parseReplies(body: string): string[] {
 export const webhookAdapter: AgentAdapter = {
   async deliver(context: DeliveryContext) {
     const { agent, message } = context;
+    if (agent.type !== "webhook") throw new OutboundError(`a ${agent.type} agent is not a webhook`, false);
+    const { config } = agent;
     const body = JSON.stringify({
       type: "message",
       sessionId: context.sessionId,
@@ -40,12 +43,11 @@ export const webhookAdapter: AgentAdapter = {
       timestamp: message.timestamp.toISOString(),
       persona: context.persona,
     });
-    const headers: Record<string, string> = { ...((agent.config.headers as Record<string, string>) ?? {}) };
-    if (typeof agent.config.secret === "string")
-      headers[SIGNATURE_HEADER] = signPayload(agent.config.secret, body);
-    const timeoutMs =
-      typeof agent.config.timeout_ms === "number" ? agent.config.timeout_ms : context.policy.timeoutMs;
-    const res = await postJson(String(agent.config.webhook_url), body, headers, {
+    // Transport headers and Mimic's own are Mimic's: a user's header never replaces them.
+    const headers = userHeaders(config.headers);
+    if (config.secret) headers[SIGNATURE_HEADER] = signPayload(config.secret, body);
+    const timeoutMs = config.timeout_ms ?? context.policy.timeoutMs;
+    const res = await postJson(config.webhook_url, body, headers, {
       ...context.policy,
       timeoutMs,
     });

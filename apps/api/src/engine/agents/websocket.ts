@@ -1,6 +1,7 @@
 // websocket: Mimic dials the bot, sends {type:"message", sessionId, messageId, content} frames and records
 // every frame the bot sends back. One connection per session per process; redialled if it drops.
 import WebSocket from "ws";
+import { userHeaders } from "../../lib/outbound.js";
 import { assertTarget, guardedLookup, networkReason, OutboundError } from "../outbound.js";
 import type { AgentAdapter, AgentMessageSink, DeliveryContext } from "./types.js";
 import { MAX_REPLY_CHARS } from "./types.js";
@@ -34,13 +35,14 @@ export function createWebsocketAdapter(
   function dial(context: Omit<DeliveryContext, "message">): Connection {
     const existing = connections.get(context.sessionId);
     if (existing && existing.ws.readyState <= WebSocket.OPEN) return existing;
-    const url = new URL(String(context.agent.config.url));
+    const { agent } = context;
+    if (agent.type !== "websocket")
+      throw new OutboundError(`a ${agent.type} agent is not a WebSocket agent`, false);
+    const url = new URL(agent.config.url);
     assertTarget(url, ["ws:", "wss:"], context.policy.allowPrivateTargets);
-    const headers: Record<string, string> = {
-      ...((context.agent.config.headers as Record<string, string>) ?? {}),
-    };
-    if (typeof context.agent.config.api_key === "string")
-      headers.authorization = `Bearer ${context.agent.config.api_key}`;
+    // Handshake and transport headers are the client's: a user's header never replaces them.
+    const headers = userHeaders(agent.config.headers, agent.config.api_key !== undefined);
+    if (agent.config.api_key) headers.authorization = `Bearer ${agent.config.api_key}`;
     const ws = new WebSocket(url, {
       headers: { ...headers, "x-mimic-session-id": context.sessionId },
       handshakeTimeout: context.policy.connectTimeoutMs,

@@ -1,7 +1,9 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
+import { compileValidator } from "../../lib/ajv.js";
 import { IdParams } from "../../lib/schemas.js";
+import { bindKeyring, resolveSecretKeyring } from "../../lib/secrets.js";
 import { userOf } from "../../plugins/auth.js";
 import {
   AgentListSchema,
@@ -9,8 +11,9 @@ import {
   CreateAgentBody,
   ListAgentsQuery,
   UpdateAgentBody,
+  UpdateAgentEnvelope,
 } from "./schemas.js";
-import { createAgent, deleteAgent, getAgent, listAgents, updateAgent } from "./service.js";
+import { createAgent, deleteAgent, getAgent, listAgents, sealStoredSecrets, updateAgent } from "./service.js";
 
 export const agentRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config }> = async (
   app,
@@ -18,6 +21,19 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Confi
 ) => {
   const tags = ["agents"];
   const policy = { allowPrivateTargets: config.allowPrivateTargets };
+
+  // This database's agent secrets are sealed with the configured key (the engine and the sessions' agent-key check
+  // open them through the same database). At start-up, whatever is not sealed with the current key yet is.
+  bindKeyring(db.db, () => resolveSecretKeyring(config));
+  app.addHook("onReady", async () => {
+    const { sealed, unreadable } = await sealStoredSecrets(db.db);
+    if (sealed > 0) app.log.info({ agents: sealed }, "agent secrets encrypted with the current key");
+    if (unreadable > 0)
+      app.log.error(
+        { agents: unreadable },
+        "some agents' secrets were encrypted with a key that is not configured: set MIMIC_SECRET_KEY_PREVIOUS to it",
+      );
+  });
 
   app.post(
     "/",
@@ -73,6 +89,10 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Confi
         body: Type.Ref(UpdateAgentBody),
         response: { 200: Type.Ref(AgentSchema) },
       },
+      // `config` fits the type that applies (stored, or changed in the same request), which only the service knows:
+      // the body is validated without it here, and the service names the offending `config.<field>`.
+      validatorCompiler: ({ schema, httpPart }) =>
+        compileValidator({ schema: httpPart === "body" ? UpdateAgentEnvelope : schema, httpPart }),
     },
     async (request) => updateAgent(db.db, userOf(request).id, request.params.id, request.body, policy),
   );

@@ -1,5 +1,15 @@
-import { AGENT_STATUSES, AGENT_TYPES } from "@mimic/db";
-import { Type } from "@sinclair/typebox";
+import {
+  AGENT_STATUSES,
+  AGENT_TYPES,
+  type AgentConfig,
+  type AgentStatus as AgentStatusValue,
+  type TypedAgentConfig,
+  type VoiceAgentConfig,
+  type WebhookAgentConfig,
+  type WebsocketAgentConfig,
+  type WhatsappAgentConfig,
+} from "@mimic/db";
+import { type Static, Type } from "@sinclair/typebox";
 import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
 
 const HttpUrl = (description: string) =>
@@ -17,7 +27,8 @@ const Headers = Type.Record(
   Type.String({ maxLength: 2048 }),
   {
     maxProperties: 20,
-    description: "Extra headers sent to the agent. Write-only values: responses mask them.",
+    description:
+      "Extra headers sent to the agent. Write-only values: responses mask them. Transport headers (Host, Content-Length, Content-Type, Connection, Transfer-Encoding, Upgrade …), Mimic-Signature, X-Mimic-*, and Authorization when `api_key` is set are refused.",
   },
 );
 const TimeoutMs = Type.Integer({ minimum: 100, maximum: 120_000, description: "Per-request timeout in ms" });
@@ -52,6 +63,13 @@ export const WhatsappAgentConfigSchema = Type.Object(
     api_key: Type.Optional(Secret("The access token the bot presents when it calls the Graph API")),
     app_secret: Type.Optional(Secret("Signs inbound webhooks (X-Hub-Signature-256)")),
     verify_token: Type.Optional(Secret("Webhook verification token")),
+    waba_id: Type.Optional(
+      Type.String({
+        pattern: "^[0-9]{1,32}$",
+        description:
+          "WhatsApp Business Account id, sent as `entry[].id` in webhooks (default: one derived from the agent)",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "WhatsappAgentConfig" },
 );
@@ -74,8 +92,13 @@ export const AGENT_CONFIG_SCHEMAS = {
   voice: VoiceAgentConfigSchema,
 } as const;
 
-/** Config keys whose values are secrets: accepted on write, masked on every read. */
-export const SECRET_KEYS = new Set(["secret", "api_key", "app_secret", "verify_token"]);
+// The TypeBox schemas above and @mimic/db's column types describe the same configs: a drift fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameConfigs: Same<Static<typeof WebhookAgentConfigSchema>, WebhookAgentConfig> &
+  Same<Static<typeof WebsocketAgentConfigSchema>, WebsocketAgentConfig> &
+  Same<Static<typeof WhatsappAgentConfigSchema>, WhatsappAgentConfig> &
+  Same<Static<typeof VoiceAgentConfigSchema>, VoiceAgentConfig> = true;
+void sameConfigs;
 
 const AgentType = Type.Union(
   AGENT_TYPES.map((t) => Type.Literal(t)),
@@ -85,50 +108,88 @@ const AgentStatus = Type.Union(
   AGENT_STATUSES.map((s) => Type.Literal(s)),
   { description: "Inactive agents cannot start new sessions" },
 );
-const AgentConfig = Type.Record(Type.String(), Type.Unknown(), {
+
+/**
+ * `{type, config}` pairs, one per agent type, for a `oneOf` keyed on `type`: the object that carries them lists
+ * every field, and each branch binds `config` to the schema of its `type`.
+ */
+const byType = () =>
+  AGENT_TYPES.map((type) =>
+    Type.Object({ type: Type.Literal(type), config: Type.Ref(AGENT_CONFIG_SCHEMAS[type]) }),
+  );
+const keyedByType = () => ({ oneOf: byType(), discriminator: { propertyName: "type" } });
+
+/** Any agent config; which one applies depends on the agent's `type` (PUT may leave `type` out). */
+export const AgentConfigSchema = Type.Unsafe<AgentConfig>({
+  $id: "AgentConfig",
+  anyOf: AGENT_TYPES.map((type) => Type.Ref(AGENT_CONFIG_SCHEMAS[type])),
   description:
-    "Depends on `type`: see WebhookAgentConfig, WebsocketAgentConfig, WhatsappAgentConfig, VoiceAgentConfig",
+    "The config of the agent's `type`: WebhookAgentConfig, WebsocketAgentConfig, WhatsappAgentConfig or VoiceAgentConfig",
 });
 
-export const AgentSchema = Type.Object(
+export const AgentSchema = Type.Unsafe<
   {
-    id: Type.String({ format: "uuid" }),
-    name: Type.String(),
-    type: AgentType,
-    config: Type.Record(Type.String(), Type.Unknown(), {
-      description: "The agent's config, secrets masked (`****7890`)",
-    }),
-    status: AgentStatus,
-    createdAt: Timestamp(),
-    updatedAt: Timestamp(),
-  },
-  { $id: "Agent" },
+    id: string;
+    name: string;
+    status: AgentStatusValue;
+    createdAt: Date | string;
+    updatedAt: Date | string;
+  } & TypedAgentConfig
+>(
+  // `type` and `config` (secrets masked, `****7890`) come from the branch of the agent's type.
+  Type.Object(
+    {
+      id: Type.String({ format: "uuid" }),
+      name: Type.String(),
+      status: AgentStatus,
+      createdAt: Timestamp(),
+      updatedAt: Timestamp(),
+    },
+    { $id: "Agent", ...keyedByType() },
+  ),
 );
 
-export const CreateAgentBody = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
-    type: AgentType,
-    config: AgentConfig,
-    status: Type.Optional(AgentStatus),
-  },
-  { additionalProperties: false, $id: "CreateAgentRequest" },
+export const CreateAgentBody = Type.Unsafe<
+  { name: string; status?: AgentStatusValue | undefined } & TypedAgentConfig
+>(
+  Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 200 }),
+      type: AgentType,
+      config: Type.Unknown({
+        description:
+          "Depends on `type`: WebhookAgentConfig, WebsocketAgentConfig, WhatsappAgentConfig or VoiceAgentConfig",
+      }),
+      status: Type.Optional(AgentStatus),
+    },
+    { additionalProperties: false, $id: "CreateAgentRequest", ...keyedByType() },
+  ),
 );
+
+const updateFields = {
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  type: Type.Optional(AgentType),
+  status: Type.Optional(AgentStatus),
+};
+const updateOptions = {
+  additionalProperties: false,
+  minProperties: 1,
+  description:
+    "The fields to change. A new `config` replaces the old one and must fit the agent's type (the new `type` when it changes). A secret sent back masked (`****7890`) keeps its stored value, unless the config's URL now points at another host (scheme, host or port): then secrets must be sent again.",
+};
 
 export const UpdateAgentBody = Type.Object(
-  {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    type: Type.Optional(AgentType),
-    config: Type.Optional(AgentConfig),
-    status: Type.Optional(AgentStatus),
-  },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    $id: "UpdateAgentRequest",
-    description:
-      "The fields to change. A new `config` replaces the old one; a secret sent back masked (`****7890`) keeps its stored value.",
-  },
+  { ...updateFields, config: Type.Optional(Type.Ref(AgentConfigSchema)) },
+  { ...updateOptions, $id: "UpdateAgentRequest" },
+);
+
+/**
+ * What PUT validates before the service: everything but `config`, which fits the type that applies (stored, or
+ * changed in the same request), something only the service knows; it names the offending `config.<field>` then.
+ */
+export const UpdateAgentEnvelope = Type.Object(
+  { ...updateFields, config: Type.Optional(Type.Object({})) },
+  updateOptions,
 );
 
 export const ListAgentsQuery = Type.Object(
@@ -146,6 +207,7 @@ export const agentSchemas = [
   WebsocketAgentConfigSchema,
   WhatsappAgentConfigSchema,
   VoiceAgentConfigSchema,
+  AgentConfigSchema,
   AgentSchema,
   CreateAgentBody,
   UpdateAgentBody,

@@ -1,9 +1,14 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
-import { IdParams, PageQuery } from "../../lib/schemas.js";
+import { AppError } from "../../errors.js";
+import { errorResponse, IdParams, PageQuery } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
 import { ApiKeyListSchema, CreateApiKeyBody, CreatedApiKeySchema } from "./schemas.js";
 import { createApiKey, listApiKeys, revokeApiKey } from "./service.js";
+
+/** A key could otherwise mint a longer-lived key that outlives its own expiry or revocation. */
+const apiKeyCannotCreate = () =>
+  new AppError("AUTHORIZATION_ERROR", "API keys cannot create API keys; use a login token");
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (app, { db }) => {
   app.post(
@@ -13,12 +18,19 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
         operationId: "createApiKey",
         tags: ["apiKeys"],
         summary: "Create an API key (the key is returned once)",
+        description:
+          "Needs a login token: an API key cannot create keys, so a leaked key cannot mint a longer-lived one that survives its revocation.",
         body: Type.Ref(CreateApiKeyBody),
-        response: { 201: Type.Ref(CreatedApiKeySchema) },
+        response: {
+          201: Type.Ref(CreatedApiKeySchema),
+          403: errorResponse("API keys cannot create API keys; use a login token"),
+        },
       },
     },
-    async (request, reply) =>
-      reply.status(201).send(await createApiKey(db.db, userOf(request).id, request.body)),
+    async (request, reply) => {
+      if (request.auth?.via === "api_key") throw apiKeyCannotCreate();
+      return reply.status(201).send(await createApiKey(db.db, userOf(request).id, request.body));
+    },
   );
 
   app.get(
