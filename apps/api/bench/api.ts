@@ -31,6 +31,8 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     MIMIC_RATE_LIMIT_USER: "1000000000",
     MIMIC_RATE_LIMIT_ANON: "1000000000",
     MIMIC_RATE_LIMIT_LOGIN: "1000000000",
+    // The insert scenario creates personas by the thousand: measure inserts, not quota refusals.
+    MIMIC_QUOTA_PERSONAS: "0",
   });
   const db = await openBenchDb(databaseUrl, 20);
   const app = await buildApp({

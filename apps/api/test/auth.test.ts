@@ -76,6 +76,121 @@ describe("register", () => {
   });
 });
 
+describe("the password rule", () => {
+  const register = (password: string, email = `pw-${crypto.randomUUID()}@example.com`) =>
+    ctx.app.inject({ method: "POST", url: "/api/auth/register", payload: { email, password } });
+
+  it.each([
+    ["password", /fewer than 10 characters/],
+    ["12345678", /fewer than 10 characters/],
+    [" ".repeat(8), /fewer than 10 characters/],
+    [" ".repeat(12), /too weak: repeated characters/],
+    ["password1234", /too weak: it is too similar to a commonly used password/],
+    ["1234567890", /too weak: it is one of the hundred most common passwords/],
+    ["qwertyuiop", /too weak/],
+    ["abcdefghijkl", /too weak: sequences/],
+    ["passwordpassword", /too weak/],
+  ])("refuses %j with a 422 naming password and saying why", async (password, why) => {
+    const error = expectError(await register(password), 422, "VALIDATION_ERROR");
+    expect(error.details).toEqual([{ field: "password", message: expect.stringMatching(why) }]);
+  });
+
+  it("refuses a password made of the user's own email", async () => {
+    const error = expectError(
+      await register("zanzibar-quokka", "zanzibar-quokka@example.com"),
+      422,
+      "VALIDATION_ERROR",
+    );
+    expect(error.details?.[0]).toMatchObject({ field: "password", message: expect.stringMatching(/email/) });
+  });
+
+  it.each([
+    "correct horse battery",
+    "long-enough-password",
+    "s3cret-password",
+    "mimic-demo-password",
+  ])("accepts %j", async (password) => {
+    expect((await register(password)).statusCode).toBe(201);
+  });
+
+  it("writes nothing for a refused password, and says the same for a taken address (no enumeration)", async () => {
+    const user = await registerUser(ctx.app);
+    const email = `weak-${crypto.randomUUID()}@example.com`;
+    const taken = expectError(await register("password1234", user.email), 422, "VALIDATION_ERROR");
+    const fresh = expectError(await register("password1234", email), 422, "VALIDATION_ERROR");
+    expect(taken).toEqual({ ...fresh, requestId: taken.requestId });
+    expect(await ctx.db.db.$count(users, eq(users.email, email))).toBe(0);
+  });
+});
+
+describe("register and login share one attempt budget per IP", () => {
+  it("counts registrations (taken addresses included) and logins together, then answers 429", async () => {
+    const limited = await createTestApp({ MIMIC_RATE_LIMIT_LOGIN: "4" });
+    try {
+      const from = { remoteAddress: "198.51.100.23" };
+      const user = await registerUser(limited.app); // another IP: does not count
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await limited.app.inject({
+          method: "POST",
+          url: "/api/auth/register",
+          payload: { email: user.email, password: "correct horse battery" },
+          ...from,
+        });
+        statuses.push(res.statusCode);
+      }
+      for (let i = 0; i < 2; i++) {
+        const res = await limited.app.inject({
+          method: "POST",
+          url: "/api/auth/login",
+          payload: { email: user.email, password: "correct horse battery" },
+          ...from,
+        });
+        statuses.push(res.statusCode);
+      }
+      expect(statuses).toEqual([409, 409, 409, 200, 429]);
+      const blocked = await limited.app.inject({
+        method: "POST",
+        url: "/api/auth/register",
+        payload: { email: `new-${crypto.randomUUID()}@example.com`, password: "correct horse battery" },
+        ...from,
+      });
+      expectError(blocked, 429, "RATE_LIMIT_EXCEEDED");
+      expect(blocked.headers["x-ratelimit-limit"]).toBe("4");
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe("responses that carry a credential", () => {
+  it("are never cached and never sniffed: register, login and API-key creation", async () => {
+    const email = `cache-${crypto.randomUUID()}@example.com`;
+    const registered = await ctx.app.inject({
+      method: "POST",
+      url: "/api/auth/register",
+      payload: { email, password: "correct horse battery" },
+    });
+    const login = await ctx.app.inject({
+      method: "POST",
+      url: "/api/auth/login",
+      payload: { email, password: "correct horse battery" },
+    });
+    const key = await ctx.app.inject({
+      method: "POST",
+      url: "/api/auth/api-keys",
+      headers: { authorization: `Bearer ${login.json().access_token}` },
+      payload: { name: "ci" },
+    });
+    for (const res of [registered, login, key]) {
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      expect(res.headers["cache-control"]).toBe("no-store");
+      expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    }
+    expect(key.json().key).toMatch(/^mk_/);
+  });
+});
+
 describe("login", () => {
   it("returns the seed's token shape", async () => {
     const user = await registerUser(ctx.app, "my-password-123");

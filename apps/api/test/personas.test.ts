@@ -178,6 +178,20 @@ describe("persona validation", () => {
     [{ name: "P", prompt: "x", config: { unknown: 1 } }, "config.unknown"],
     [{ name: "P", prompt: "x", script: ["ok", ""] }, "script[1]"],
     [{ name: "P", prompt: "x", seed: 1.5 }, "seed"],
+    [{ name: "x".repeat(201), prompt: "x" }, "name"],
+    [{ name: "P", prompt: "x", description: "d".repeat(2001) }, "description"],
+    [{ name: "P", prompt: "x", goal: "g".repeat(501) }, "goal"],
+    [{ name: "P", prompt: "x", script: Array.from({ length: 51 }, (_, i) => `line ${i}`) }, "script"],
+    [{ name: "P", prompt: "x", script: ["s".repeat(2001)] }, "script[0]"],
+    // 40 traits of 200 characters: within the per-trait limits, over 4 KiB of JSON together.
+    [
+      {
+        name: "P",
+        prompt: "x",
+        traits: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`t${i}`, "v".repeat(200)])),
+      },
+      "traits",
+    ],
   ])("rejects %j naming %s, and writes nothing", async (payload, field) => {
     const user = await registerUser(ctx.app);
     const res = await ctx.app.inject({
@@ -189,6 +203,75 @@ describe("persona validation", () => {
     const error = expectError(res, 422, "VALIDATION_ERROR");
     expect(error.details?.map((d) => d.field)).toContain(field);
     expect(await ctx.db.db.$count(personas, eq(personas.userId, user.id))).toBe(0);
+  });
+});
+
+describe("persona size", () => {
+  const KIB = 1024;
+  /** A persona of about `kib` KiB of JSON, every field within its own cap. */
+  const sized = (name: string, kib: number) => ({
+    name,
+    prompt: "p".repeat(Math.min(16 * KIB, kib * KIB)),
+    script: Array.from({ length: Math.max(0, Math.ceil((kib - 16) / 2)) }, () => "s".repeat(2000)),
+  });
+
+  it("refuses a persona over 32 KiB of JSON in all, naming its largest field, and writes nothing", async () => {
+    const user = await registerUser(ctx.app);
+    const res = await ctx.app.inject({
+      method: "POST",
+      url: "/api/personas",
+      headers: user.headers,
+      payload: sized("Big", 40),
+    });
+    const error = expectError(res, 422, "VALIDATION_ERROR");
+    expect(error.details?.[0]?.field).toBe("script");
+    expect(error.details?.[0]?.message).toMatch(/over the 32768 allowed for all its fields together/);
+    expect(await ctx.db.db.$count(personas, eq(personas.userId, user.id))).toBe(0);
+  });
+
+  it("measures an update on the persona as changed, and keeps the old one when it is too large", async () => {
+    const user = await registerUser(ctx.app);
+    const persona = await createPersona(user, sized("Almost full", 30));
+    const url = `/api/personas/${persona.id}`;
+    const grow = await ctx.app.inject({
+      method: "PUT",
+      url,
+      headers: user.headers,
+      payload: { description: "d".repeat(2000), goal: "g".repeat(500), script: sized("", 34).script },
+    });
+    expect(expectError(grow, 422, "VALIDATION_ERROR").details?.[0]?.field).toBe("script");
+    const kept = await ctx.app.inject({ method: "GET", url, headers: user.headers });
+    expect(kept.json()).toEqual(persona);
+    const small = await ctx.app.inject({
+      method: "PUT",
+      url,
+      headers: user.headers,
+      payload: { goal: "refund" },
+    });
+    expect(small.statusCode, small.body).toBe(200);
+  });
+
+  it("keeps a page of personas under 2 MiB: at most 50 per page, whatever the limit asked", async () => {
+    const user = await registerUser(ctx.app);
+    for (let i = 0; i < 51; i++) await createPersona(user, sized(`Full ${i}`, 31.5));
+    const first = await ctx.app.inject({
+      method: "GET",
+      url: "/api/personas?limit=100",
+      headers: user.headers,
+    });
+    expect(first.statusCode).toBe(200);
+    expect(first.json().data).toHaveLength(50);
+    expect(first.json().pagination).toEqual({ page: 1, limit: 50, total: 51, pages: 2 });
+    expect(Buffer.byteLength(first.body)).toBeGreaterThan(1.5 * 1024 * KIB);
+    expect(Buffer.byteLength(first.body)).toBeLessThan(2 * 1024 * KIB);
+    // The next page, asked for with the same limit, holds the rest: paging stays consistent.
+    const second = await ctx.app.inject({
+      method: "GET",
+      url: "/api/personas?page=2&limit=100",
+      headers: user.headers,
+    });
+    expect(second.json().data).toHaveLength(1);
+    expect(second.json().data[0].name).toBe("Full 0");
   });
 });
 

@@ -3,6 +3,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import { buildAsyncApiDocument } from "../lib/asyncapi.js";
 
 export const API_VERSION = "0.1.0";
 
@@ -21,19 +22,93 @@ export const TAGS = [
   {
     name: "sessions",
     description:
-      "A persona talking to an agent; live events on the WebSocket `/api/ws` (see the LiveEvent schema)",
+      "A persona talking to an agent; live events on the WebSocket `/api/ws`, described by the AsyncAPI document at `/asyncapi.json`",
   },
   { name: "analytics", description: "Session and agent figures over time" },
   { name: "health", description: "Liveness and readiness" },
 ];
 
+type Operation = Record<string, unknown> & {
+  operationId?: string;
+  parameters?: { in: string; name: string; schema?: Record<string, unknown>; description?: string }[];
+  responses?: Record<string, { headers?: Record<string, unknown> }>;
+  security?: unknown[];
+};
+
+/** Response headers, documented once under components.headers and referenced from every response that has them. */
+export const RESPONSE_HEADERS = {
+  "X-Request-Id": {
+    description: "The request's id (yours when you sent a well-formed X-Request-Id); error bodies repeat it",
+    schema: { type: "string" as const },
+  },
+  "X-RateLimit-Limit": {
+    description: "Requests allowed in the current window (per user, per anonymous IP, or per agent key)",
+    schema: { type: "integer" as const },
+  },
+  "X-RateLimit-Remaining": {
+    description: "Requests left in the current window",
+    schema: { type: "integer" as const },
+  },
+  "X-RateLimit-Reset": {
+    description: "When the current window ends, in Unix time (seconds)",
+    schema: { type: "integer" as const },
+  },
+  "Retry-After": {
+    description: "Seconds to wait before trying again",
+    schema: { type: "integer" as const },
+  },
+};
+const header = (name: keyof typeof RESPONSE_HEADERS) => ({ $ref: `#/components/headers/${name}` });
+
+/**
+ * What the route schemas cannot say: response headers, the agent-key scheme, `security: []` on public operations
+ * and the UUID format of path ids. Ids are checked by the services, so a malformed one answers 404 like an
+ * unknown one (not 422): a client learns nothing from an id's shape, and old links fail the same way.
+ */
+function completeDocument(
+  document: { paths?: Record<string, Record<string, Operation>> },
+  routes: { publicOps: Set<string>; agentKeyOps: Set<string> },
+) {
+  for (const [path, methods] of Object.entries(document.paths ?? {})) {
+    // Probes and documents are never rate-limited (plugins/rate-limit.ts); the API is.
+    const limited = path.startsWith("/api/");
+    for (const operation of Object.values(methods)) {
+      const id = operation.operationId ?? "";
+      if (routes.agentKeyOps.has(id)) operation.security = [{ bearerAuth: [] }, { agentKey: [] }];
+      else if (routes.publicOps.has(id) && operation.security === undefined) operation.security = [];
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in === "path" && parameter.name === "id" && parameter.schema)
+          parameter.schema.format = "uuid";
+      }
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        response.headers = {
+          ...response.headers,
+          "X-Request-Id": header("X-Request-Id"),
+          ...(limited
+            ? {
+                "X-RateLimit-Limit": header("X-RateLimit-Limit"),
+                "X-RateLimit-Remaining": header("X-RateLimit-Remaining"),
+                "X-RateLimit-Reset": header("X-RateLimit-Reset"),
+                ...(status === "429" ? { "Retry-After": header("Retry-After") } : {}),
+              }
+            : {}),
+        };
+      }
+    }
+  }
+}
+
 export default fp(
   async (app: FastifyInstance) => {
     // Route-level SDK naming hints, written into the document as `x-sdk-*` extensions of each operation.
     const sdkHints = new Map<string, { resource?: string; method?: string }>();
+    const routes = { publicOps: new Set<string>(), agentKeyOps: new Set<string>() };
     app.addHook("onRoute", (route) => {
       const operationId = (route.schema as { operationId?: string } | undefined)?.operationId;
-      if (operationId && route.config?.sdk) sdkHints.set(operationId, route.config.sdk);
+      if (!operationId) return;
+      if (route.config?.sdk) sdkHints.set(operationId, route.config.sdk);
+      if (route.config?.public) routes.publicOps.add(operationId);
+      if (route.config?.agentReplies) routes.agentKeyOps.add(operationId);
     });
     await app.register(swagger, {
       transformObject: (documentObject) => {
@@ -49,6 +124,7 @@ export default fp(
             if (hint?.method) operation["x-sdk-method"] = hint.method;
           }
         }
+        completeDocument(document, routes);
         return document;
       },
       openapi: {
@@ -70,7 +146,14 @@ export default fp(
               scheme: "bearer",
               description: "An access token from POST /api/auth/login, or an API key (`mk_…`)",
             },
+            agentKey: {
+              type: "http",
+              scheme: "bearer",
+              description:
+                "The `api_key` of an agent's config: lets that agent add its replies to its own running sessions",
+            },
           },
+          headers: RESPONSE_HEADERS,
         },
       },
       refResolver: {
@@ -87,6 +170,12 @@ export default fp(
     app.get("/openapi.json", { schema: { hide: true }, config: { rateLimit: false } }, async () =>
       app.swagger(),
     );
+    // The live-event protocol (/api/ws), from the same schemas; built once, when first asked for.
+    let asyncapi: ReturnType<typeof buildAsyncApiDocument> | undefined;
+    app.get("/asyncapi.json", { schema: { hide: true }, config: { rateLimit: false } }, async () => {
+      asyncapi ??= buildAsyncApiDocument({ schemas: app.getSchemas(), version: API_VERSION });
+      return asyncapi;
+    });
   },
   { name: "openapi" },
 );

@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typ
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
 import { AppError } from "../../errors.js";
+import { PASSWORD_RULE } from "../../lib/passwords.js";
 import { errorResponse } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
 import { loginRateLimit } from "../../plugins/rate-limit.js";
@@ -17,20 +18,26 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config
     token_type: "bearer" as const,
     expires_in: config.jwt.expiresIn,
   });
+  // One budget per IP for login and register together: a taken address answers 409, so probing for accounts
+  // through register costs the same attempts as guessing passwords through login.
+  const attempts = app.rateLimit(loginRateLimit(config));
 
   app.post(
     "/register",
     {
-      config: { public: true, rateLimit: loginRateLimit(config) },
+      config: { public: true, rateLimit: false },
+      onRequest: attempts,
       schema: {
         operationId: "register",
         tags: ["auth"],
         summary: "Create an account (can be disabled with MIMIC_ALLOW_REGISTRATION=false)",
+        description: `Password: ${PASSWORD_RULE}. Shares the login attempt limit per IP (MIMIC_RATE_LIMIT_LOGIN).`,
         body: Type.Ref(RegisterBody),
         response: {
           201: Type.Ref(RegisteredSchema),
           403: errorResponse("Registration is disabled on this server"),
           409: errorResponse("An account with this email already exists"),
+          422: errorResponse("Invalid email, or a password that is too short or too easy to guess"),
         },
       },
     },
@@ -46,7 +53,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config
   app.post(
     "/login",
     {
-      config: { public: true, rateLimit: loginRateLimit(config) },
+      config: { public: true, rateLimit: false },
+      onRequest: attempts,
       schema: {
         operationId: "login",
         tags: ["auth"],

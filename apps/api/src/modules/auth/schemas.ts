@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { PASSWORD_MIN_LENGTH, PASSWORD_RULE } from "../../lib/passwords.js";
 import { Timestamp } from "../../lib/schemas.js";
 
 export const UserSchema = Type.Object(
@@ -35,7 +36,7 @@ const Email = Type.String({ format: "email", maxLength: 254, description: "Case-
 export const RegisterBody = Type.Object(
   {
     email: Email,
-    password: Type.String({ minLength: 8, maxLength: 256, description: "At least 8 characters" }),
+    password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: 256, description: PASSWORD_RULE }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false, $id: "RegisterRequest" },

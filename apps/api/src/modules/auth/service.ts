@@ -1,7 +1,7 @@
 import { type Database, users } from "@mimic/db";
 import { eq, sql } from "drizzle-orm";
-import { AppError } from "../../errors.js";
-import { dummyHash, hashPassword, verifyPassword } from "../../lib/passwords.js";
+import { AppError, validationError } from "../../errors.js";
+import { dummyHash, hashPassword, passwordProblem, verifyPassword } from "../../lib/passwords.js";
 
 const publicColumns = { id: users.id, email: users.email, name: users.name, createdAt: users.createdAt };
 
@@ -10,6 +10,9 @@ export async function registerUser(
   input: { email: string; password: string; name?: string | undefined },
 ) {
   const email = input.email.trim().toLowerCase();
+  // Judged before the email is looked at: a weak password is refused the same way for a taken address.
+  const problem = await passwordProblem(input.password, [email, input.name ?? ""]);
+  if (problem) throw validationError("password", problem);
   const passwordHash = await hashPassword(input.password);
   const [user] = await db
     .insert(users)

@@ -1,9 +1,15 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
-import { IdParams, PageQuery } from "../../lib/schemas.js";
+import { IdParams } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
-import { CreatePersonaBody, PersonaListSchema, PersonaSchema, UpdatePersonaBody } from "./schemas.js";
+import {
+  CreatePersonaBody,
+  ListPersonasQuery,
+  PersonaListSchema,
+  PersonaSchema,
+  UpdatePersonaBody,
+} from "./schemas.js";
 import { createPersona, deletePersona, getPersona, listPersonas, updatePersona } from "./service.js";
 
 export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Config }> = async (
@@ -35,7 +41,7 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
         operationId: "listPersonas",
         tags,
         summary: "List your personas, newest first",
-        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        querystring: ListPersonasQuery,
         response: { 200: Type.Ref(PersonaListSchema) },
       },
     },

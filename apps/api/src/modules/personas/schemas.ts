@@ -1,7 +1,15 @@
 import { PERSONA_PROVIDERS } from "@mimic/db";
 import { Type } from "@sinclair/typebox";
 import { checksSchema } from "../../lib/checks.js";
-import { listOf, Timestamp } from "../../lib/schemas.js";
+import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
+
+/**
+ * Size caps. Each field has its own, and a whole persona is at most MAX_PERSONA_BYTES of JSON, so that a page of
+ * PERSONA_PAGE_MAX personas stays under 2 MiB (50 × 32 KiB = 1.6 MiB plus ids and timestamps).
+ */
+export const MAX_PERSONA_BYTES = 32 * 1024;
+export const MAX_TRAITS_BYTES = 4 * 1024;
+export const PERSONA_PAGE_MAX = 50;
 
 export const PersonaConfigSchema = Type.Object(
   {
@@ -30,7 +38,7 @@ export const TraitsSchema = Type.Record(
   Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]),
   {
     maxProperties: 50,
-    description: "Free-form traits, e.g. communication_style, patience_level, urgency",
+    description: `Free-form traits, e.g. communication_style, patience_level, urgency (at most ${MAX_TRAITS_BYTES} bytes of JSON)`,
   },
 );
 
@@ -40,15 +48,15 @@ const editable = {
   prompt: Type.String({
     minLength: 1,
     maxLength: 16_384,
-    description: "Who the customer is and how they behave",
+    description: `Who the customer is and how they behave. A whole persona is at most ${MAX_PERSONA_BYTES} bytes of JSON`,
   }),
   traits: TraitsSchema,
   config: Type.Ref(PersonaConfigSchema),
-  goal: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()], {
+  goal: Type.Union([Type.String({ maxLength: 500 }), Type.Null()], {
     description: "What the customer wants; the persona ends the conversation once it is reached",
   }),
-  script: Type.Array(Type.String({ minLength: 1, maxLength: 4000 }), {
-    maxItems: 100,
+  script: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+    maxItems: 50,
     description: "Fixed opening lines, sent in order",
   }),
   provider: Type.Union(
@@ -92,6 +100,19 @@ export const UpdatePersonaBody = Type.Partial(Type.Object(editable), {
 });
 
 export const PersonaListSchema = listOf(PersonaSchema, "PersonaList");
+
+export const ListPersonasQuery = Type.Object(
+  {
+    page: PageQuery.page,
+    limit: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 20,
+      description: `Items per page (max 100). A page holds at most ${PERSONA_PAGE_MAX} personas, so that it stays under 2 MiB: \`pagination.limit\` says how many it holds`,
+    }),
+  },
+  { additionalProperties: false },
+);
 
 export const personaSchemas = [
   PersonaConfigSchema,

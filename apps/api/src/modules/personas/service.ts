@@ -2,11 +2,17 @@ import { type Database, personas, type SessionCheck, sessions } from "@mimic/db"
 import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { endIn } from "../../engine/session-store.js";
-import { AppError, type ErrorDetail, notFound } from "../../errors.js";
+import { AppError, type ErrorDetail, notFound, validationError } from "../../errors.js";
 import { LLM_REQUIRED, llmJudgeDetails, validateCheckPatterns } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
-import type { CreatePersonaBody, UpdatePersonaBody } from "./schemas.js";
+import {
+  type CreatePersonaBody,
+  MAX_PERSONA_BYTES,
+  MAX_TRAITS_BYTES,
+  PERSONA_PAGE_MAX,
+  type UpdatePersonaBody,
+} from "./schemas.js";
 
 const columns = {
   id: personas.id,
@@ -25,6 +31,10 @@ const columns = {
   createdAt: personas.createdAt,
   updatedAt: personas.updatedAt,
 };
+
+/** `temperature` is a PostgreSQL real: send the value it will hold (1e-50 is an underflow error there, not 0). */
+const asStored = <T extends { temperature?: number | null | undefined }>(input: T): T =>
+  typeof input.temperature === "number" ? { ...input, temperature: Math.fround(input.temperature) } : input;
 
 const owned = (userId: string, id: string) =>
   and(eq(personas.id, id), eq(personas.userId, userId), isNull(personas.deletedAt));
@@ -47,6 +57,24 @@ function requireLlm(
   if (details.length > 0) throw new AppError("VALIDATION_ERROR", `This persona ${LLM_REQUIRED}`, details);
 }
 
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null));
+
+/** The caps a schema cannot express: traits and the whole persona, in bytes of JSON. */
+function checkSizes(persona: Record<string, unknown>) {
+  if (jsonBytes(persona.traits) > MAX_TRAITS_BYTES)
+    throw validationError("traits", `must be at most ${MAX_TRAITS_BYTES} bytes of JSON`);
+  const sizes = Object.entries(persona)
+    .filter(([field]) => field in columns && !["id", "createdAt", "updatedAt"].includes(field))
+    .map(([field, value]) => [field, jsonBytes(value)] as const);
+  const total = sizes.reduce((sum, [, bytes]) => sum + bytes, 0);
+  if (total <= MAX_PERSONA_BYTES) return;
+  const [largest, bytes] = sizes.reduce((a, b) => (b[1] > a[1] ? b : a));
+  throw validationError(
+    largest,
+    `the persona would take ${total} bytes of JSON, over the ${MAX_PERSONA_BYTES} allowed for all its fields together (${largest}: ${bytes}); shorten it`,
+  );
+}
+
 export async function createPersona(
   db: Database,
   userId: string,
@@ -54,12 +82,17 @@ export async function createPersona(
   options: PersonaOptions,
 ) {
   requireLlm(input, options);
+  checkSizes(input);
   await validateCheckPatterns(db, input.checks);
-  const [row] = await db
-    .insert(personas)
-    .values({ ...input, userId })
-    .returning(columns);
-  return row!;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(personas)
+      .values({ ...asStored(input), userId })
+      .returning(columns);
+    // As stored, defaults included: what a later update is measured against.
+    checkSizes(row!);
+    return row!;
+  });
 }
 
 export async function getPersona(db: Database, userId: string, id: string) {
@@ -69,7 +102,9 @@ export async function getPersona(db: Database, userId: string, id: string) {
   return row;
 }
 
-export async function listPersonas(db: Database, userId: string, page: Page) {
+/** A page holds at most PERSONA_PAGE_MAX personas (a larger `limit` is lowered, and says so in `pagination`). */
+export async function listPersonas(db: Database, userId: string, query: Page) {
+  const page = { page: query.page, limit: Math.min(query.limit, PERSONA_PAGE_MAX) };
   const where = and(eq(personas.userId, userId), isNull(personas.deletedAt));
   const [rows, total] = await Promise.all([
     db
@@ -93,14 +128,19 @@ export async function updatePersona(
 ) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
   requireLlm(input, options);
+  if (input.traits !== undefined) checkSizes({ traits: input.traits });
   await validateCheckPatterns(db, input.checks);
-  const [row] = await db
-    .update(personas)
-    .set({ ...input, updatedAt: sql`now()` })
-    .where(owned(userId, id))
-    .returning(columns);
-  if (!row) throw notFound("Persona");
-  return row;
+  // The size of the persona as changed is known once merged: checked inside the update, undone when too large.
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(personas)
+      .set({ ...asStored(input), updatedAt: sql`now()` })
+      .where(owned(userId, id))
+      .returning(columns);
+    if (!row) throw notFound("Persona");
+    checkSizes(row);
+    return row;
+  });
 }
 
 /** Soft-deletes the persona (past sessions stay readable) and stops its running sessions. */
