@@ -5,6 +5,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
 import { hashPassword } from "../lib/passwords.js";
+import { sealAgentConfig } from "../lib/secrets.js";
 import { createSession } from "../modules/sessions/service.js";
 import { type DemoBot, startDemoBot } from "./bot.js";
 
@@ -53,7 +54,7 @@ export async function startDemo(
     .select()
     .from(agents)
     .where(and(eq(agents.userId, userId), eq(agents.name, "ShopCo demo bot"), isNull(agents.deletedAt)));
-  if (!agent || agent.config.webhook_url !== bot.url) {
+  if (!agent || !("webhook_url" in agent.config) || agent.config.webhook_url !== bot.url) {
     if (agent)
       await db.db
         .update(agents)
@@ -66,7 +67,11 @@ export async function startDemo(
           userId,
           name: "ShopCo demo bot",
           type: "webhook",
-          config: { webhook_url: bot.url, secret: DEMO_SECRET, api_key: DEMO_AGENT_KEY },
+          config: sealAgentConfig(db.db, {
+            webhook_url: bot.url,
+            secret: DEMO_SECRET,
+            api_key: DEMO_AGENT_KEY,
+          }),
         })
         .returning();
     }
@@ -118,6 +123,70 @@ export async function startDemo(
       `  start another: curl -s -X POST ${baseUrl}/api/sessions -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -d '{"agentId":"${agent!.id}","personaId":"${persona!.id}"}'`,
       "",
     ].join("\n"),
+  );
+  // Beside it, the same persona on WhatsApp: a Cloud API bot whose Graph base URL points at Mimic.
+  const whatsapp = await startWhatsappDemo(app, db, config, baseUrl, userId, persona!.id).catch(
+    (error: Error) => {
+      app.log.warn(`WhatsApp demo not started: ${error.message}`);
+      return undefined;
+    },
+  );
+  if (!whatsapp) return bot;
+  return {
+    url: bot.url,
+    close: async () => {
+      await whatsapp.close();
+      await bot.close();
+    },
+  };
+}
+
+const DEMO_WHATSAPP = {
+  phone_number: "+15550100001",
+  phone_number_id: "100000000000001",
+  api_key: "demo-whatsapp-access-token-0001",
+  app_secret: "demo-whatsapp-app-secret-0001",
+  verify_token: "demo-whatsapp-verify-token",
+};
+
+/** The WhatsApp demo bot (port MIMIC_DEMO_PORT + 1), its agent, and one session with the demo persona. */
+async function startWhatsappDemo(
+  app: FastifyInstance,
+  db: MimicDb,
+  config: Config,
+  baseUrl: string,
+  userId: string,
+  personaId: string,
+): Promise<DemoBot> {
+  // Written with a WhatsApp client library that is a development dependency: loaded only for the demo.
+  const { startWhatsappDemoBot } = await import("./whatsapp-bot.js");
+  const bot = await startWhatsappDemoBot(config.demo.port + 1, {
+    graphBaseUrl: `${baseUrl}/whatsapp`,
+    accessToken: DEMO_WHATSAPP.api_key,
+    phoneNumberId: DEMO_WHATSAPP.phone_number_id,
+    appSecret: DEMO_WHATSAPP.app_secret,
+    verifyToken: DEMO_WHATSAPP.verify_token,
+  });
+  const name = "ShopCo WhatsApp bot";
+  const agentConfig = sealAgentConfig(db.db, { webhook_url: bot.url, ...DEMO_WHATSAPP });
+  let [agent] = await db.db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.userId, userId), eq(agents.name, name), isNull(agents.deletedAt)));
+  if (agent) await db.db.update(agents).set({ config: agentConfig }).where(eq(agents.id, agent.id));
+  else
+    [agent] = await db.db
+      .insert(agents)
+      .values({ userId, name, type: "whatsapp", config: agentConfig })
+      .returning();
+  const session = await createSession(
+    db.db,
+    userId,
+    { agentId: agent!.id, personaId, metadata: { source: "pnpm dev", channel: "whatsapp" } },
+    { llmConfigured: config.llm.baseUrl !== undefined },
+  );
+  app.log.info(
+    `Demo: the same persona on WhatsApp, with the Cloud API bot at ${bot.url} (Graph base URL ${baseUrl}/whatsapp) — session ${session.id}`,
   );
   return bot;
 }

@@ -16,6 +16,8 @@ export interface MessageData {
   content: string;
   timestamp: string;
   latencyMs: number | null;
+  /** Channel detail (a WhatsApp message's type, options, template, statuses); null for most messages. */
+  metadata?: Record<string, unknown>;
 }
 
 /** `seq`: set on delivery (from the database); writers leave it out. */
@@ -283,5 +285,7 @@ export function toMessageData(row: typeof messages.$inferSelect): MessageData {
     content: row.content,
     timestamp: row.timestamp.toISOString(),
     latencyMs: row.latencyMs,
+    // Only when there is some: most messages have none, and events stay as small as the seed's.
+    ...(row.metadata ? { metadata: row.metadata as Record<string, unknown> } : {}),
   };
 }

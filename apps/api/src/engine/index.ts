@@ -1,6 +1,7 @@
 // Wires the engine's parts from the config: agent adapters, persona providers and the runner.
 import { FINISHED_SESSION_STATUSES, type MimicDb } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
+import { createWhatsappAdapter } from "../channels/whatsapp/adapter.js";
 import type { Config } from "../config.js";
 import type { AgentAdapter } from "./agents/types.js";
 import { webhookAdapter } from "./agents/webhook.js";
@@ -39,7 +40,11 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
     },
     (msg) => log.warn(msg),
   );
-  const adapters: Partial<Record<string, AgentAdapter>> = { webhook: webhookAdapter, websocket };
+  const adapters: Partial<Record<string, AgentAdapter>> = {
+    webhook: webhookAdapter,
+    websocket,
+    whatsapp: createWhatsappAdapter(db.db, log),
+  };
   // Whoever ends a session — this worker, another one, a stop through the API, a deleted persona or agent — its
   // end reaches every process as an event: connections held for it close here too. The runner's sweep covers
   // events missed while the listener was down.
@@ -77,4 +82,4 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
 }
 
 /** Agent types the engine can run today. */
-export const RUNNABLE_AGENT_TYPES = ["webhook", "websocket"] as const;
+export const RUNNABLE_AGENT_TYPES = ["webhook", "websocket", "whatsapp"] as const;

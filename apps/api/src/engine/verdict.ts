@@ -34,6 +34,8 @@ export function checkName(check: SessionCheck): string {
       return "the persona reached its goal";
     case "llm_judge":
       return `LLM judge: ${check.rubric.length > 60 ? `${check.rubric.slice(0, 57)}…` : check.rubric}`;
+    case "whatsapp_valid":
+      return "WhatsApp accepted every message of the bot";
   }
 }
 
@@ -134,6 +136,33 @@ async function matching(
   });
 }
 
+/** Refusals of the WhatsApp Graph surface are `system` findings carrying the Graph error in their metadata. */
+async function whatsappValid(db: Database, session: Session, check: SessionCheck) {
+  const [row] = await db
+    .select({
+      count: sql<number>`count(*) over ()`,
+      code: sql<number>`(${messages.metadata}->'whatsapp'->'error'->>'code')::int`,
+      details: sql<string>`${messages.metadata}->'whatsapp'->'error'->>'details'`,
+    })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionId, session.id),
+        eq(messages.senderType, "system"),
+        sql`${messages.metadata}->'whatsapp' ? 'error'`,
+      ),
+    )
+    .orderBy(asc(messages.timestamp), asc(messages.seq))
+    .limit(1);
+  if (!row) return result(check, true, "no Graph API call was refused");
+  const count = Number(row.count);
+  return result(
+    check,
+    false,
+    `${count} Graph API call${count > 1 ? "s" : ""} refused; first: #${row.code} ${row.details}`,
+  );
+}
+
 const snippet = (text: string) => (text.length > 80 ? `“${text.slice(0, 77)}…”` : `“${text}”`);
 
 async function transcriptText(db: Database, session: Session): Promise<string> {
@@ -192,6 +221,8 @@ export async function runCheck(
           ? result(check, true, "no agent message matches")
           : result(check, false, `${count} matching, first: ${snippet(first!)}`);
       }
+      case "whatsapp_valid":
+        return await whatsappValid(db, session, check);
       case "goal_reached":
         return session.endReason === "goal_reached"
           ? result(check, true, "goal reached")

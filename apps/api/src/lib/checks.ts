@@ -60,6 +60,14 @@ const variants: TObject[] = [
       description: "An LLM grades the transcript (skipped when no LLM is configured)",
     },
   ),
+  Type.Object(
+    { type: Type.Literal("whatsapp_valid") },
+    {
+      additionalProperties: false,
+      description:
+        "WhatsApp agents: the Graph API refused none of the bot's calls (on by default for WhatsApp agents)",
+    },
+  ),
 ];
 
 export const SessionCheckSchema = Type.Unsafe<SessionCheck>({
@@ -146,13 +154,25 @@ export function personaDefaultChecks(persona: {
   ]);
 }
 
-/** The checks a session runs: the persona's defaults (unless `inherit` is false) plus the session's own, once each. */
+/** Checks every session with an agent of this type runs by default: WhatsApp bots must not be refused by Graph. */
+export function agentDefaultChecks(agentType: string): SessionCheck[] {
+  return agentType === "whatsapp" ? [{ type: "whatsapp_valid" }] : [];
+}
+
+/**
+ * The checks a session runs: the persona's and the agent type's defaults (unless `inherit` is false) plus the
+ * session's own, once each.
+ */
 export function sessionChecks(
   persona: { goal: string | null; checks: SessionCheck[] },
   own: SessionCheck[] | undefined,
   inherit = true,
+  agentDefaults: SessionCheck[] = [],
 ): SessionCheck[] {
-  return uniqueChecks([...(inherit ? personaDefaultChecks(persona) : []), ...(own ?? [])]);
+  return uniqueChecks([
+    ...(inherit ? [...personaDefaultChecks(persona), ...agentDefaults] : []),
+    ...(own ?? []),
+  ]);
 }
 
 export const LLM_REQUIRED = "needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server";

@@ -103,20 +103,15 @@ describe("creating sessions", () => {
       payload: { status: "inactive" },
     });
     expectError(await create(user, { agentId: idle.id, personaId: persona.id }), 409, "CONFLICT");
-    const wa = await createAgent(
-      ctx.app,
-      user,
-      { webhook_url: "https://bot.example.com/wa", phone_number: "+1234567890" },
-      "whatsapp",
-    );
+    const voice = await createAgent(ctx.app, user, { phone_number: "+1234567890" }, "voice");
     const error = expectError(
-      await create(user, { agentId: wa.id, personaId: persona.id }),
+      await create(user, { agentId: voice.id, personaId: persona.id }),
       422,
       "VALIDATION_ERROR",
     );
     expect(error.details?.[0]).toEqual({
       field: "agentId",
-      message: "whatsapp agents cannot run sessions yet (supported: webhook, websocket)",
+      message: "voice agents cannot run sessions yet (supported: webhook, websocket, whatsapp)",
     });
   });
 });

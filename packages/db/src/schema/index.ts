@@ -5,3 +5,4 @@ export * from "./messages.js";
 export * from "./personas.js";
 export * from "./sessions.js";
 export * from "./users.js";
+export * from "./whatsapp-media.js";

@@ -1,9 +1,58 @@
 import { type SQL, sql } from "drizzle-orm";
-import { bigint, customType, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { senderType } from "./enums.js";
 import { sessions } from "./sessions.js";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+
+/** A status WhatsApp reported for a message the bot sent, at the session's simulated time (Unix seconds). */
+export interface WhatsappStatus {
+  status: "sent" | "delivered" | "read";
+  timestamp: number;
+}
+
+/** What a message was on WhatsApp, beside the text the transcript shows. */
+export interface WhatsappMessageMeta {
+  /** The message's `wamid.…`. */
+  id?: string;
+  /** text, interactive, template, image, document, audio, video, sticker, reaction, location or contacts. */
+  type?: string;
+  /** Interactive messages: their kind and the options offered — or, for a persona's reply, the option chosen. */
+  interactive?: {
+    type: string;
+    options?: { id: string; title: string; description?: string }[];
+    choice?: { id: string; title: string };
+    url?: string;
+  };
+  template?: { name: string; language: string };
+  media?: { id?: string; link?: string; filename?: string };
+  /** The wamid this message answers or reacts to. */
+  context?: string;
+  /** Persona messages: when the customer wrote it on the session's simulated clock (Unix seconds). */
+  timestamp?: number;
+  /** Bot messages: sent, delivered, read — in order, each once. */
+  statuses?: WhatsappStatus[];
+  /** Persona messages: when the bot marked it read (simulated Unix seconds), and whether it showed typing. */
+  readByBot?: number;
+  typing?: boolean;
+  /** System findings: the Graph error that refused a call of the bot. */
+  error?: { code: number; message: string; details: string };
+}
+
+/** Channel detail of a message (null for most). */
+export interface MessageMetadata {
+  whatsapp?: WhatsappMessageMeta;
+}
 
 export const messages = pgTable(
   "messages",
@@ -21,7 +70,11 @@ export const messages = pgTable(
     turn: integer("turn"),
     /** Agent replies: milliseconds since the persona message they answer. */
     latencyMs: integer("latency_ms"),
+    /** The seq of the new_message event that announced it (see sessions.eventSeq); replays after a seq read it. */
+    eventSeq: integer("event_seq"),
     timestamp: timestamp("timestamp", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** Channel detail (WhatsApp: wamid, type, options or choice, template, statuses); null for most messages. */
+    metadata: jsonb("metadata").$type<MessageMetadata>(),
     /** Full-text search vector (English stemming and stop words), maintained by PostgreSQL itself. */
     search: tsvector("search").generatedAlwaysAs(
       // Angle brackets would make the parser skip `<placeholders>` as HTML tags: they are spaces to it.

@@ -24,7 +24,8 @@ export type SessionCheck =
   | { type: "must_match"; pattern: string }
   | { type: "must_not_match"; pattern: string }
   | { type: "goal_reached" }
-  | { type: "llm_judge"; rubric: string };
+  | { type: "llm_judge"; rubric: string }
+  | { type: "whatsapp_valid" };
 
 export interface CheckResult {
   name: string;
@@ -85,6 +86,11 @@ export const sessions = pgTable(
     /** Persona and agent messages so far, and the time of the latest message: kept by a trigger on messages. */
     messageCount: integer("message_count").notNull().default(0),
     lastMessageAt: timestamp("last_message_at", { withTimezone: true, mode: "date" }),
+    /**
+     * The seq of the session's latest live event (session_update, new_message, session_end): every event gets the
+     * next one, assigned in the transaction that sends it, so subscribers can resume after the last one they saw.
+     */
+    eventSeq: integer("event_seq").notNull().default(0),
     promptTokens: integer("prompt_tokens").notNull().default(0),
     completionTokens: integer("completion_tokens").notNull().default(0),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),

@@ -29,6 +29,7 @@ export function systemPrompt(persona: PersonaProfile): string {
   return [
     "You are role-playing a CUSTOMER talking to a support agent (the user). Stay in character; never act as the agent.",
     "Write only your next message to the agent: one or a few short sentences, no stage directions, no quotes.",
+    "When the agent's message ends with a line like `Options: [First] [Second — detail]`, those are buttons on your screen: to tap one, reply with its exact title only (the text before any —), choosing the one that serves your goal; or type a message if none fits.",
     `Who you are:\n${persona.prompt}`,
     persona.description ? `Background: ${persona.description}` : "",
     traits ? `Traits:\n${traits}` : "",

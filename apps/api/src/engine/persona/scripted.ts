@@ -1,6 +1,7 @@
 // The offline persona: deterministic for a seed and transcript, no network. It states its problem, answers the
 // agent's questions, pushes back, escalates and finally gives up on an agent that repeats itself, echoes, stalls
 // or goes quiet, and thanks and ends only once an agent reply really answers its goal.
+import { matchOption, parseOptions } from "./choices.js";
 import type {
   PersonaProfile,
   PersonaProvider,
@@ -560,13 +561,14 @@ function echoes(reply: string, quotes: string[][]): boolean {
 }
 
 /** How the agent answered each of the persona's messages, judged against what came before it. */
-function assess(greeting: string[], rounds: Round[], topic: string[]): Outcome[] {
+function assess(greeting: string[], rounds: Round[], topic: string[], taps: boolean[] = []): Outcome[] {
   const earlier = [...greeting];
   const asked = new Set<Ask>();
   const personaLines: string[] = [];
   let neutral = 0;
-  return rounds.map(({ persona, replies }) => {
-    personaLines.push(persona);
+  return rounds.map(({ persona, replies }, i) => {
+    // A tapped option's title is the agent's words, not the customer's: an agent using them is no echo.
+    if (!taps[i]) personaLines.push(persona);
     const outcome = ((): Outcome => {
       if (replies.length === 0) return { kind: "silent" };
       const quotes = quotable(personaLines);
@@ -634,6 +636,42 @@ function compose(random: () => number, said: Set<string>, previous: string, part
   return fresh ?? `${candidates[0] ?? ""} Please.`.trim();
 }
 
+/** Times a persona taps the same option before it stops trusting that path and types instead. */
+const MAX_TAPS = 2;
+
+/**
+ * The offered option that serves the goal best: its words overlap the goal's (twice the weight) and the prompt's.
+ * None when nothing overlaps (the customer types its question instead) or when the best one was tapped too often.
+ */
+function chooseOption(
+  persona: PersonaProfile,
+  offered: { title: string; description?: string }[],
+  said: string[],
+): string | undefined {
+  const goal = keywords(persona.goal ?? "");
+  const prompt = keywords(persona.prompt);
+  const overlap = (terms: string[], text: string) => {
+    const ws = words(text);
+    return terms.filter((t) => ws.some((w) => saysTerm(w, t))).length;
+  };
+  let best: { title: string; score: number } | undefined;
+  for (const option of offered) {
+    const text = `${option.title} ${option.description ?? ""}`;
+    const score = 2 * overlap(goal, text) + overlap(prompt, text);
+    const taps = said.filter((line) => same(line) === same(option.title)).length;
+    if (score > 0 && taps < MAX_TAPS && score > (best?.score ?? 0)) best = { title: option.title, score };
+  }
+  return best?.title;
+}
+
+/** Which of the persona's messages were taps on an option the agent had just offered. */
+function tapped(greeting: string[], rounds: Round[]): boolean[] {
+  return rounds.map((round, i) => {
+    const shown = (i === 0 ? greeting : rounds[i - 1]!.replies).at(-1) ?? "";
+    return matchOption(round.persona, parseOptions(shown)) !== undefined;
+  });
+}
+
 export const scriptedPersona: PersonaProvider = {
   async next({ sessionId, persona, transcript, turn }: PersonaTurnInput): Promise<PersonaTurn> {
     if (turn < persona.script.length) return { content: persona.script[turn]!, goalReached: false };
@@ -643,6 +681,8 @@ export const scriptedPersona: PersonaProvider = {
     const random = rng(hash(`${key}:${turn}`));
     const { greeting, rounds } = exchanges(transcript);
     const personaLines = rounds.map((r) => r.persona);
+    const taps = tapped(greeting, rounds);
+    const typed = personaLines.filter((_, i) => !taps[i]);
     const me = character(persona, key, personaLines);
     if (rounds.length === 0) {
       return { content: tidy(`${me.greeting} ${me.problem} ${me.asks[0]}`), goalReached: false };
@@ -651,12 +691,17 @@ export const scriptedPersona: PersonaProvider = {
     const said = new Set(personaLines.map(same));
     const say = (...parts: string[][]) => compose(random, said, same(personaLines.at(-1) ?? ""), parts);
     const tone = me.register;
-    if (goalCovered(persona.goal, rounds.at(-1)?.replies ?? [], personaLines)) {
+    if (goalCovered(persona.goal, rounds.at(-1)?.replies ?? [], typed)) {
       return { content: say(THANKS[tone]), goalReached: true };
     }
 
+    // Buttons or a list on the screen: a customer taps the one that serves their goal.
+    const offered = parseOptions(rounds.at(-1)?.replies.at(-1) ?? "");
+    const pick = chooseOption(persona, offered, personaLines);
+    if (pick) return { content: pick, goalReached: false };
+
     const topic = [...keywords(persona.prompt), ...keywords(persona.goal ?? "")];
-    const outcomes = assess(greeting, rounds, topic);
+    const outcomes = assess(greeting, rounds, topic, taps);
     const now = outcomes.at(-1)!;
     const question = now.question ?? "";
     const answer = now.ask ? details(now.ask, question, me) : [];
