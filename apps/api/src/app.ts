@@ -1,16 +1,24 @@
 // Builds the Fastify instance without listening: main.ts, the tests and `pnpm gen` all start here.
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import cors from "@fastify/cors";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import fastifyWebsocket from "@fastify/websocket";
 import type { MimicDb } from "@mimic/db";
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
+import { whatsappRoutes } from "./channels/whatsapp/routes.js";
 import type { Config } from "./config.js";
 import { EventHub } from "./engine/events.js";
 import { createRunner } from "./engine/index.js";
 import type { Runner } from "./engine/runner.js";
 import { AppError, ERROR_STATUS } from "./errors.js";
-import { bodyAjv, paramsAjv } from "./lib/ajv.js";
+import { bodyAjv, compileValidator, paramsAjv } from "./lib/ajv.js";
+import { errSerializer, REDACT_PATHS } from "./lib/logging.js";
 import { errorResponse, sharedSchemas } from "./lib/schemas.js";
 import { agentRoutes } from "./modules/agents/routes.js";
 import { agentSchemas } from "./modules/agents/schemas.js";
@@ -29,10 +37,13 @@ import { sessionGroupRoutes, sessionRoutes } from "./modules/sessions/routes.js"
 import { liveEventSchemas, sessionSchemas } from "./modules/sessions/schemas.js";
 import { sessionForAgentKey } from "./modules/sessions/service.js";
 import authPlugin from "./plugins/auth.js";
-import errorsPlugin, { sendError } from "./plugins/errors.js";
+import errorsPlugin, { handleError, sendError } from "./plugins/errors.js";
 import metricsPlugin from "./plugins/metrics.js";
 import openapiPlugin from "./plugins/openapi.js";
+import quotasPlugin from "./plugins/quotas.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
+import securityHeadersPlugin from "./plugins/security-headers.js";
+import { hasWebBuild, webRoutes } from "./plugins/web.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -70,27 +81,37 @@ const COMMON_ERRORS: Record<number, string> = {
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, db } = options;
-  const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      ...(config.logFormat === "pretty"
-        ? {
-            transport: {
-              target: "pino-pretty",
-              options: { translateTime: "HH:MM:ss", ignore: "pid,hostname,reqId" },
-            },
-          }
-        : {}),
-      redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
-      serializers: {
-        // The WebSocket route accepts ?token=: never log it.
-        req: (req) => ({
-          method: req.method,
-          url: req.url.replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
-          remoteAddress: req.ip,
-        }),
-      },
+  // Redaction and the error serializer apply to every logger, a caller's (tests, embedded) included.
+  const logSafety = {
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    serializers: {
+      // The WebSocket route accepts ?token=: never log it.
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: req.url.replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
+        remoteAddress: req.ip,
+      }),
+      err: errSerializer,
     },
+  };
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : typeof options.logger === "object"
+          ? { ...options.logger, ...logSafety }
+          : {
+              level: config.logLevel,
+              ...(config.logFormat === "pretty"
+                ? {
+                    transport: {
+                      target: "pino-pretty",
+                      options: { translateTime: "HH:MM:ss", ignore: "pid,hostname,reqId" },
+                    },
+                  }
+                : {}),
+              ...logSafety,
+            },
     bodyLimit: config.bodyLimit,
     requestTimeout: 30_000,
     // Closing waits for the engine's turns in flight (up to 8 s): leave room for it.
@@ -106,12 +127,34 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Ids longer than Fastify's default 100 characters reach their route (and its 404); longer still is a 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // The router's own errors (a path that is not valid percent-encoding, a path segment over maxParamLength).
+    frameworkErrors: (error, request, reply) => {
+      reply.header("x-request-id", request.id);
+      return handleError(error, request, reply);
+    },
+    // Requests Node's parser refuses never reach Fastify; they still get the envelope, with a request id of their own.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      const [status, message] =
+        error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "The request took too long to arrive"]
+          : error.code === "HPE_HEADER_OVERFLOW"
+            ? [431, "The request headers are too large"]
+            : [400, "The request is not valid HTTP"];
+      const requestId = randomUUID();
+      const body = JSON.stringify({ error: { code: "VALIDATION_ERROR", message, requestId } });
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      socket.destroy(error);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === "body" ? bodyAjv : paramsAjv).compile(schema),
-  );
+  app.setValidatorCompiler(compileValidator);
   // Shared component schemas must be known to the validators that compile $refs against them.
   const components = [
     ...authSchemas,
@@ -128,6 +171,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     reply.header("x-request-id", request.id);
   });
 
+  // First, so that every response, errors from the hooks after it included, carries the security headers.
+  await app.register(securityHeadersPlugin);
   await app.register(errorsPlugin);
   if (config.corsOrigins.length > 0) {
     // Browsers on other origins (a dashboard, the SDK in a web app). Bearer tokens, not cookies: no credentials.
@@ -152,6 +197,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     agentSession: (sessionId, token) => sessionForAgentKey(db.db, sessionId, token),
   });
   await app.register(openapiPlugin);
+  await app.register(quotasPlugin, { db, config });
   for (const schema of [...sharedSchemas, ...components]) {
     app.addSchema(schema);
     for (const ajv of [bodyAjv, paramsAjv]) if (!ajv.getSchema(schema.$id!)) ajv.addSchema(schema);
@@ -222,6 +268,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     { prefix: "/api" },
   );
+
+  // Mimic playing the WhatsApp Cloud API (Graph): bots point their Graph base URL here.
+  await app.register(whatsappRoutes, { prefix: "/whatsapp", db, config });
+
+  // The dashboard at / once apps/web is built (`pnpm build`), or the build MIMIC_WEB_DIR names.
+  if (config.webDir && hasWebBuild(config.webDir)) await app.register(webRoutes, { root: config.webDir });
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
     sendError(

@@ -1,7 +1,9 @@
 // The only reader of process.env: validates the environment once and returns a typed, frozen config.
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parseSecretKey } from "./lib/secrets.js";
 
 const Bool = Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")]);
 const Int = (description: string, minimum = 0) => Type.String({ pattern: "^[0-9]+$", description, minimum });
@@ -23,6 +25,12 @@ export const EnvSchema = Type.Object({
   ),
   MIMIC_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: "HS256 secret, ≥ 32 bytes" })),
   MIMIC_JWT_EXPIRES_IN: Type.Optional(Int("Access token lifetime in seconds (default 3600)")),
+  MIMIC_SECRET_KEY: Type.Optional(
+    Type.String({ description: "Encrypts agent secrets at rest: 32 bytes, base64 or hex" }),
+  ),
+  MIMIC_SECRET_KEY_PREVIOUS: Type.Optional(
+    Type.String({ description: "Keys replaced by MIMIC_SECRET_KEY (comma-separated): they still decrypt" }),
+  ),
   MIMIC_ALLOW_REGISTRATION: Type.Optional(Bool),
   MIMIC_TEST_TOKEN: Type.Optional(
     Type.String({ minLength: 8, description: "Static bearer token for tests" }),
@@ -73,6 +81,21 @@ export const EnvSchema = Type.Object({
   MIMIC_WS_PING_MS: Type.Optional(
     Int("Live-event keep-alive and credential re-check period (default 30000)"),
   ),
+  MIMIC_QUOTA_PERSONAS: Type.Optional(
+    Int("Personas per user, deleted ones not counted; 0 = no limit (default 1000)"),
+  ),
+  MIMIC_QUOTA_AGENTS: Type.Optional(
+    Int("Agents per user, deleted ones not counted; 0 = no limit (default 200)"),
+  ),
+  MIMIC_QUOTA_ACTIVE_SESSIONS: Type.Optional(
+    Int("Pending and active sessions per user at once; 0 = no limit (default 500)"),
+  ),
+  MIMIC_QUOTA_MESSAGES: Type.Optional(
+    Int("Stored persona and agent messages per user; 0 = no limit (default 1000000)"),
+  ),
+  MIMIC_WEB_DIR: Type.Optional(
+    Type.String({ description: "The built dashboard served at / (default apps/web/dist; empty: none)" }),
+  ),
   MIMIC_DEMO: Type.Optional(Bool),
   MIMIC_DEMO_PORT: Type.Optional(Int("Port of the built-in demo bot (default 4100)")),
   INIT_CWD: Type.Optional(Type.String()),
@@ -89,6 +112,25 @@ export class ConfigError extends Error {
 const bool = (value: string | undefined, fallback: boolean) =>
   value === undefined ? fallback : value === "true" || value === "1";
 const int = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
+
+/** MIMIC_SECRET_KEY and MIMIC_SECRET_KEY_PREVIOUS as keys; a value that is not 32 bytes is a ConfigError (not echoed). */
+function parseSecretKeys(env: Env): { current: Buffer | undefined; previous: Buffer[] } {
+  const problems: string[] = [];
+  const parse = (name: string, text: string) => {
+    const key = parseSecretKey(text);
+    if (!key) problems.push(`${name}: must be 32 bytes, base64 or hex (e.g. \`openssl rand -base64 32\`)`);
+    return key;
+  };
+  const current = env.MIMIC_SECRET_KEY ? parse("MIMIC_SECRET_KEY", env.MIMIC_SECRET_KEY) : undefined;
+  const previous = (env.MIMIC_SECRET_KEY_PREVIOUS ?? "")
+    .split(",")
+    .filter((text) => text.trim())
+    .map((text) => parse("MIMIC_SECRET_KEY_PREVIOUS", text));
+  if (previous.length > 0 && !env.MIMIC_SECRET_KEY)
+    problems.push("MIMIC_SECRET_KEY_PREVIOUS: set MIMIC_SECRET_KEY too (the key that replaces it)");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { current, previous: previous.filter((key): key is Buffer => key !== undefined) };
+}
 
 /** The validated configuration, typed from what loadConfig derives from EnvSchema. */
 export type Config = ReturnType<typeof loadConfig>;
@@ -114,6 +156,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (nodeEnv === "production" && env.MIMIC_TEST_TOKEN) {
     throw new ConfigError(["MIMIC_TEST_TOKEN: not allowed when NODE_ENV=production"]);
   }
+  const secretKey = parseSecretKeys(env);
+  if (nodeEnv === "production" && !secretKey.current) {
+    throw new ConfigError([
+      "MIMIC_SECRET_KEY: required when NODE_ENV=production (32 bytes, base64 or hex: `openssl rand -base64 32`)",
+    ]);
+  }
   const port = int(env.PORT, 4000);
   if (port > 65535) throw new ConfigError(["PORT: must be between 0 and 65535"]);
   const baseDir = env.INIT_CWD ?? process.cwd();
@@ -124,6 +172,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseUrl: env.DATABASE_URL,
     dataDir: resolve(baseDir, env.MIMIC_DATA_DIR ?? ".mimic/data"),
     jwt: { secret: env.MIMIC_JWT_SECRET, expiresIn: int(env.MIMIC_JWT_EXPIRES_IN, 3600) },
+    secretKey,
     allowRegistration: bool(env.MIMIC_ALLOW_REGISTRATION, true),
     testToken: env.MIMIC_TEST_TOKEN,
     rateLimit: {
@@ -167,6 +216,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     wsMaxConnections: int(env.MIMIC_WS_MAX_CONNECTIONS, 10),
     wsPingIntervalMs: Math.max(100, int(env.MIMIC_WS_PING_MS, 30_000)),
+    /** Per-user limits (0: none), enforced when something is created: see lib/quotas.ts. */
+    quotas: {
+      personas: int(env.MIMIC_QUOTA_PERSONAS, 1000),
+      agents: int(env.MIMIC_QUOTA_AGENTS, 200),
+      activeSessions: int(env.MIMIC_QUOTA_ACTIVE_SESSIONS, 500),
+      messages: int(env.MIMIC_QUOTA_MESSAGES, 1_000_000),
+    },
     demo: { enabled: bool(env.MIMIC_DEMO, false), port: int(env.MIMIC_DEMO_PORT, 4100) },
+    /** The dashboard's build (index.html + assets), served at / when it exists. Tests get none unless they ask. */
+    webDir:
+      env.MIMIC_WEB_DIR !== undefined
+        ? env.MIMIC_WEB_DIR && resolve(baseDir, env.MIMIC_WEB_DIR)
+        : nodeEnv === "test"
+          ? ""
+          : fileURLToPath(new URL("../../web/dist", import.meta.url)),
   });
 }

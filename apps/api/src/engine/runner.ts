@@ -3,7 +3,8 @@
 import { hostname } from "node:os";
 import type { AgentType, MimicDb, Session } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
-import type { AgentAdapter } from "./agents/types.js";
+import { openAgent } from "../lib/secrets.js";
+import type { AgentAdapter, AgentTarget } from "./agents/types.js";
 import { WAKE_CHANNEL } from "./events.js";
 import { backoffMs, OutboundError, type OutboundPolicy } from "./outbound.js";
 import type { PersonaProvider } from "./persona/types.js";
@@ -81,7 +82,10 @@ export class Runner {
   async start() {
     if (this.running) return;
     this.running = true;
-    this.unlisten = await this.options.db.listen(WAKE_CHANNEL, () => this.wake());
+    // Back from an outage, claim at once: sessions became due while the database was away.
+    this.unlisten = await this.options.db.listen(WAKE_CHANNEL, () => this.wake(), {
+      onRestored: () => this.wake(),
+    });
     this.schedule(0);
   }
 
@@ -205,9 +209,16 @@ export class Runner {
       );
       return;
     }
+    let agent: AgentTarget;
+    try {
+      agent = openAgent(db.db, state.agent); // secrets decrypted, config typed by the agent's type
+    } catch (error) {
+      await this.fail(sessionId, error);
+      return;
+    }
     const base = {
       sessionId,
-      agent: { id: state.agent.id, type: state.agent.type, config: state.agent.config },
+      agent,
       persona: { id: state.persona.id, name: state.persona.name },
       policy: this.options.policy,
     };

@@ -106,6 +106,8 @@ export class AuthResource {
   /**
    * Create an account (can be disabled with MIMIC_ALLOW_REGISTRATION=false)
    *
+   * Password: At least 10 characters, and not a common or easily guessed password (a few unrelated words work well). Shares the login attempt limit per IP (MIMIC_RATE_LIMIT_LOGIN).
+   *
    * `POST /api/auth/register` (operation `register`)
    */
   register(body: RegisterRequest, options?: RequestOptions): Promise<Registration> {
@@ -125,6 +127,8 @@ export class ApiKeysResource {
 
   /**
    * Create an API key (the key is returned once)
+   *
+   * Needs a login token: an API key cannot create keys, so a leaked key cannot mint a longer-lived one that survives its revocation.
    *
    * `POST /api/auth/api-keys` (operation `createApiKey`)
    */
@@ -294,7 +298,7 @@ export class AgentsResource {
 }
 
 /**
- * A persona talking to an agent; live events on the WebSocket `/api/ws` (see the LiveEvent schema)
+ * A persona talking to an agent; live events on the WebSocket `/api/ws`, described by the AsyncAPI document at `/asyncapi.json`
  *
  * `client.sessions`
  */
@@ -502,7 +506,7 @@ export class HealthResource {
   }
 
   /**
-   * Readiness: the database answers, its migrations are current, and the engine runs (if enabled here)
+   * Readiness: the database answers, its migrations are current, the engine runs (if enabled here) and live events flow
    *
    * `GET /health/ready` (operation `getReadiness`)
    */

@@ -6,6 +6,10 @@ import type { components } from "./schema.js";
 export type AccessToken = components["schemas"]["AccessToken"];
 export type Agent = components["schemas"]["Agent"];
 export type AgentAnalytics = components["schemas"]["AgentAnalytics"];
+
+/** The config of the agent's `type`: WebhookAgentConfig, WebsocketAgentConfig, WhatsappAgentConfig or VoiceAgentConfig */
+export type AgentConfig = components["schemas"]["AgentConfig"];
+
 export type AgentList = components["schemas"]["AgentList"];
 export type ApiKey = components["schemas"]["ApiKey"];
 export type ApiKeyList = components["schemas"]["ApiKeyList"];
@@ -25,6 +29,10 @@ export type ErrorBody = components["schemas"]["Error"];
 
 export type ErrorDetail = components["schemas"]["ErrorDetail"];
 export type Health = components["schemas"]["Health"];
+
+/** Any message a client sends on /api/ws */
+export type LiveClientMessage = components["schemas"]["LiveClientMessage"];
+
 export type LiveErrorEvent = components["schemas"]["LiveErrorEvent"];
 
 /** Any message the server sends on /api/ws */
@@ -65,9 +73,16 @@ export type SessionResult = components["schemas"]["SessionResult"];
 export type SessionStats = components["schemas"]["SessionStats"];
 export type SessionUpdateEvent = components["schemas"]["SessionUpdateEvent"];
 export type StoppedSession = components["schemas"]["StoppedSession"];
+
+/** Start receiving a session's events (answered by `subscribed` or `error`) */
+export type SubscribeMessage = components["schemas"]["SubscribeMessage"];
+
 export type SubscriptionEvent = components["schemas"]["SubscriptionEvent"];
 
-/** The fields to change. A new `config` replaces the old one; a secret sent back masked (`****7890`) keeps its stored value. */
+/** Stop receiving a session's events (answered by `unsubscribed`) */
+export type UnsubscribeMessage = components["schemas"]["UnsubscribeMessage"];
+
+/** The fields to change. A new `config` replaces the old one and must fit the agent's type (the new `type` when it changes). A secret sent back masked (`****7890`) keeps its stored value, unless the config's URL now points at another host (scheme, host or port): then secrets must be sent again. */
 export type UpdateAgentRequest = components["schemas"]["UpdateAgentRequest"];
 
 /** The fields to change; fields left out keep their value */

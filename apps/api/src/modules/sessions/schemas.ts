@@ -52,6 +52,11 @@ const REASON_DETAIL = Type.Union([Type.String(), Type.Null()], {
   description: 'The end\'s detail, for people: "goal reached", "agent unreachable: no reply within 20 s" …',
 });
 
+const MessageMetadataSchema = Type.Record(Type.String(), Type.Unknown(), {
+  description:
+    "Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline",
+});
+
 export const MessageSchema = Type.Object(
   {
     id: Type.String({ format: "uuid" }),
@@ -62,6 +67,7 @@ export const MessageSchema = Type.Object(
     latencyMs: Type.Union([Type.Integer(), Type.Null()], {
       description: "Agent replies: milliseconds since the persona message they answer",
     }),
+    metadata: Type.Optional(MessageMetadataSchema),
   },
   { $id: "Message" },
 );
@@ -355,11 +361,21 @@ export const sessionSchemas = [
 
 // Live events (GET /api/ws). Not routes, but components: the SDK's subscribe() takes its types from here.
 const eventBase = { sessionId: Type.String({ format: "uuid" }) };
+/** Session events are numbered per session: resubscribe with `afterSeq` to get what came after the last one seen. */
+const seqField = {
+  seq: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "The event's number in its session (increasing); a snapshot carries the latest",
+    }),
+  ),
+};
 
 export const SessionUpdateEventSchema = Type.Object(
   {
     type: Type.Literal("session_update"),
     ...eventBase,
+    ...seqField,
     data: Type.Object({
       status: SESSION_STATUS,
       messageCount: Type.Integer(),
@@ -373,12 +389,14 @@ export const NewMessageEventSchema = Type.Object(
   {
     type: Type.Literal("new_message"),
     ...eventBase,
+    ...seqField,
     data: Type.Object({
       id: Type.String({ format: "uuid" }),
       senderType: SENDER_TYPE,
       content: Type.String(),
       timestamp: Timestamp(),
       latencyMs: Type.Union([Type.Integer(), Type.Null()]),
+      metadata: Type.Optional(MessageMetadataSchema),
     }),
   },
   { $id: "NewMessageEvent" },
@@ -388,6 +406,7 @@ export const SessionEndEventSchema = Type.Object(
   {
     type: Type.Literal("session_end"),
     ...eventBase,
+    ...seqField,
     data: Type.Object({
       reason: Type.String({ description: "The end's detail, for people" }),
       endReason: END_REASON,
@@ -429,6 +448,37 @@ export const LiveEventSchema = Type.Union(
   { $id: "LiveEvent", description: "Any message the server sends on /api/ws" },
 );
 
+// What a client sends on /api/ws. The AsyncAPI document (/asyncapi.json) is generated from these and the events.
+export const SubscribeMessageSchema = Type.Object(
+  {
+    type: Type.Literal("subscribe"),
+    sessionId: Type.String({ format: "uuid", description: "A session of yours" }),
+    afterSeq: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "Resume: the seq of the last event you saw; the events after it are sent first",
+      }),
+    ),
+  },
+  {
+    $id: "SubscribeMessage",
+    description: "Start receiving a session's events (answered by `subscribed` or `error`)",
+  },
+);
+
+export const UnsubscribeMessageSchema = Type.Object(
+  { type: Type.Literal("unsubscribe"), sessionId: Type.String({ format: "uuid" }) },
+  {
+    $id: "UnsubscribeMessage",
+    description: "Stop receiving a session's events (answered by `unsubscribed`)",
+  },
+);
+
+export const LiveClientMessageSchema = Type.Union(
+  [Type.Ref(SubscribeMessageSchema), Type.Ref(UnsubscribeMessageSchema)],
+  { $id: "LiveClientMessage", description: "Any message a client sends on /api/ws" },
+);
+
 export const liveEventSchemas = [
   SessionUpdateEventSchema,
   NewMessageEventSchema,
@@ -436,4 +486,7 @@ export const liveEventSchemas = [
   SubscriptionEventSchema,
   LiveErrorEventSchema,
   LiveEventSchema,
+  SubscribeMessageSchema,
+  UnsubscribeMessageSchema,
+  LiveClientMessageSchema,
 ];

@@ -11,6 +11,7 @@ import {
 } from "@mimic/db";
 import type { Static } from "@sinclair/typebox";
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { missingToRun } from "../../channels/whatsapp/config.js";
 import { toMessageData } from "../../engine/events.js";
 import { RUNNABLE_AGENT_TYPES } from "../../engine/index.js";
 import {
@@ -23,10 +24,17 @@ import {
   SessionNotRunningError,
 } from "../../engine/session-store.js";
 import { AppError, notFound, validationError } from "../../errors.js";
-import { LLM_REQUIRED, llmJudgeDetails, sessionChecks, validateCheckPatterns } from "../../lib/checks.js";
+import {
+  agentDefaultChecks,
+  LLM_REQUIRED,
+  llmJudgeDetails,
+  sessionChecks,
+  validateCheckPatterns,
+} from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { safeEqual } from "../../lib/safe-equal.js";
 import { UUID_RE } from "../../lib/schemas.js";
+import { agentKeyOf } from "../../lib/secrets.js";
 import type { CreateSessionBody } from "./schemas.js";
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = {
@@ -129,7 +137,25 @@ export async function createSession(
       `${agent.type} agents cannot run sessions yet (supported: ${RUNNABLE_AGENT_TYPES.join(", ")})`,
     );
   }
-  const checks = sessionChecks(persona, input.checks, input.inheritChecks ?? true);
+  if (agent.type === "whatsapp") {
+    // Mimic plays Meta towards the bot: it signs, verifies and authenticates with these.
+    const missing = missingToRun(agent.config);
+    if (missing.length > 0)
+      throw new AppError(
+        "VALIDATION_ERROR",
+        "The WhatsApp agent's config lacks what a session needs",
+        missing.map((key) => ({
+          field: `agentId.config.${key}`,
+          message: `${key} is required to run sessions`,
+        })),
+      );
+  }
+  const checks = sessionChecks(
+    persona,
+    input.checks,
+    input.inheritChecks ?? true,
+    agentDefaultChecks(agent.type),
+  );
   if (!options.llmConfigured) {
     // Refused now rather than failing (or being skipped) when the session runs.
     const details = [
@@ -267,8 +293,8 @@ export async function sessionForAgentKey(
     .from(sessions)
     .innerJoin(agents, eq(agents.id, sessions.agentId))
     .where(eq(sessions.id, sessionId));
-  const key = row?.config.api_key;
-  return row && typeof key === "string" && safeEqual(key, token) ? row.session : undefined;
+  const key = row && agentKeyOf(db, row.config); // stored encrypted
+  return row && key && safeEqual(key, token) ? row.session : undefined;
 }
 
 /**
