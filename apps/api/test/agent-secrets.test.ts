@@ -2,6 +2,8 @@
 // check, masked in responses, never carried to a new host by a masked round-trip, and rotated without downtime.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agents } from "@mimic/db";
@@ -29,11 +31,25 @@ const keyB64 = () => randomBytes(32).toString("base64");
 
 let ctx: TestContext;
 let user: TestUser;
+/** A WhatsApp bot's webhook as Meta registers it: it echoes hub.challenge when the verify token matches. */
+let waBot: Server;
+let waUrl: string;
 beforeAll(async () => {
-  ctx = await createTestApp();
+  waBot = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const ok = url.searchParams.get("hub.verify_token") === "verify-token-0001";
+    res.writeHead(ok ? 200 : 403).end(ok ? (url.searchParams.get("hub.challenge") ?? "") : "");
+  });
+  await new Promise<void>((resolve) => waBot.listen(0, "127.0.0.1", resolve));
+  waUrl = `http://127.0.0.1:${(waBot.address() as AddressInfo).port}/wa`;
+  // Loopback allowed: the WhatsApp agents below are verified against waBot when saved.
+  ctx = await createTestApp({ MIMIC_ALLOW_PRIVATE_TARGETS: "true" });
   user = await registerUser(ctx.app);
 });
-afterAll(() => ctx.close());
+afterAll(async () => {
+  await ctx.close();
+  await new Promise((resolve) => waBot.close(resolve));
+});
 
 async function create(body: object, app = ctx, who = user) {
   const res = await app.app.inject({
@@ -75,7 +91,7 @@ describe("agent secrets at rest", () => {
       name: "WA",
       type: "whatsapp",
       config: {
-        webhook_url: "https://bot.example.com/wa",
+        webhook_url: waUrl,
         phone_number: "+15550001111",
         app_secret: "meta-app-secret-0001",
         verify_token: "verify-token-0001",
@@ -187,7 +203,7 @@ describe("masked secrets when the URL changes", () => {
       name: "WA",
       type: "whatsapp",
       config: {
-        webhook_url: "https://bot.example.com/wa",
+        webhook_url: waUrl,
         phone_number: "+15550001111",
         api_key: "graph-token-0001",
         app_secret: "meta-app-secret-0001",

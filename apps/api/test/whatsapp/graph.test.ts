@@ -476,9 +476,13 @@ describe("who may call the Graph surface", () => {
 
 describe("the Graph surface's rate limit", () => {
   it("counts per phone number id and token, answers Graph's 130429 when spent, and leaves the IP budget alone", async () => {
-    const numbers = [newWaSettings("http://unused"), newWaSettings("http://unused")];
-    for (const settings of numbers)
-      await createWaAgent(ctx.app, user, { url: "http://127.0.0.1:9/webhook", settings } as WaBot);
+    const numbers = [newWaSettings(`${base}/whatsapp`), newWaSettings(`${base}/whatsapp`)];
+    for (const settings of numbers) {
+      // A real webhook: Mimic verifies it when the agent is saved.
+      const numberBot = await startWaBot(settings);
+      closers.push(() => numberBot.close());
+      await createWaAgent(ctx.app, user, numberBot);
+    }
     const call = (i: number) =>
       ctx.app.inject({
         method: "POST",

@@ -93,6 +93,50 @@ async function shopBot(message: InboundMessage, b: WaBot) {
 }
 
 describe("starting a WhatsApp session", () => {
+  it("verifies the webhook as Meta does when the agent is saved or its webhook changes (422 when it fails)", async () => {
+    const refusing = await bot({ verify: "forbid" });
+    const payload = (target: typeof refusing) => ({
+      name: "WhatsApp bot",
+      type: "whatsapp",
+      config: {
+        webhook_url: target.url,
+        phone_number: "+15550100009",
+        phone_number_id: target.settings.phoneNumberId,
+        api_key: target.settings.accessToken,
+        app_secret: target.settings.appSecret,
+        verify_token: target.settings.verifyToken,
+      },
+    });
+    const refused = await ctx.app.inject({
+      method: "POST",
+      url: "/api/agents",
+      headers: user.headers,
+      payload: payload(refusing),
+    });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error.details).toEqual([
+      { field: "config.webhook_url", message: "webhook verification failed: GET answered HTTP 403" },
+    ]);
+    expect(refusing.verifications).toHaveLength(1);
+
+    const good = await bot();
+    const agent = await createWaAgent(ctx.app, user, good);
+    expect(good.verifications).toHaveLength(1);
+    const moved = await ctx.app.inject({
+      method: "PUT",
+      url: `/api/agents/${agent.id}`,
+      headers: user.headers,
+      payload: { config: payload(refusing).config },
+    });
+    expect(moved.statusCode).toBe(422);
+    const kept = await ctx.app.inject({
+      method: "GET",
+      url: `/api/agents/${agent.id}`,
+      headers: user.headers,
+    });
+    expect(kept.json().config.webhook_url).toBe(good.url);
+  });
+
   it("needs what Mimic plays Meta with, and checks whatsapp_valid by default", async () => {
     const bare = await ctx.app.inject({
       method: "POST",
@@ -116,8 +160,9 @@ describe("starting a WhatsApp session", () => {
       { field: "agentId.config.app_secret", message: "app_secret is required to run sessions" },
       { field: "agentId.config.verify_token", message: "verify_token is required to run sessions" },
     ]);
-    const b = await bot({ verify: "forbid" });
+    const b = await bot();
     const agent = await createWaAgent(ctx.app, user, b);
+    b.setVerify("forbid");
     const session = await startSession(ctx.app, user, {
       agentId: agent.id,
       personaId: persona.id,
@@ -151,7 +196,8 @@ describe("a WhatsApp session", () => {
     expect(b.errors).toEqual([]);
 
     // Meta's verification handshake came first.
-    expect(b.verifications).toHaveLength(1);
+    // When the agent was saved, and again before the session's first delivery.
+    expect(b.verifications).toHaveLength(2);
     expect(b.verifications[0]!.get("hub.mode")).toBe("subscribe");
     expect(b.verifications[0]!.get("hub.verify_token")).toBe(b.settings.verifyToken);
 
@@ -263,8 +309,10 @@ describe("a WhatsApp session", () => {
       ["forbid", "agent unreachable: webhook verification failed: GET answered HTTP 403"],
       ["garble", "agent unreachable: webhook verification failed: the bot did not echo hub.challenge"],
     ] as const) {
-      const b = await bot({ verify, onMessage: shopBot });
+      // Registered while it verified correctly; broken since.
+      const b = await bot({ onMessage: shopBot });
       const agent = await createWaAgent(ctx.app, user, b);
+      b.setVerify(verify);
       const session = await startSession(ctx.app, user, {
         agentId: agent.id,
         personaId: persona.id,

@@ -71,6 +71,8 @@ export interface WaBot {
   messages: InboundMessage[];
   statuses: InboundStatus[];
   verifications: URLSearchParams[];
+  /** Changes how the bot answers Meta's verification from now on (it was registered with a good one). */
+  setVerify(mode: "echo" | "forbid" | "garble"): void;
   /** Errors the bot's calls raised (GraphApiError from the library). */
   errors: unknown[];
   /** Sends as the bot, answering a customer message (to: its sender). */
@@ -96,6 +98,9 @@ export async function startWaBot(settings: WaSettings, options: WaBotOptions = {
     messages: [],
     statuses: [],
     verifications: [],
+    setVerify: (mode) => {
+      options.verify = mode;
+    },
     errors: [],
     reply: (message, send) =>
       send({ phoneNumberId: settings.phoneNumberId, to: message.from }).catch((error: unknown) => {

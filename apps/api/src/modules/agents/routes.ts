@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
+import { outboundPolicy } from "../../engine/index.js";
 import { compileValidator } from "../../lib/ajv.js";
 import { IdParams } from "../../lib/schemas.js";
 import { bindKeyring, resolveSecretKeyring } from "../../lib/secrets.js";
@@ -20,7 +21,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Confi
   { db, config },
 ) => {
   const tags = ["agents"];
-  const policy = { allowPrivateTargets: config.allowPrivateTargets };
+  const policy = { allowPrivateTargets: config.allowPrivateTargets, outbound: outboundPolicy(config) };
 
   // This database's agent secrets are sealed with the configured key (the engine and the sessions' agent-key check
   // open them through the same database). At start-up, whatever is not sealed with the current key yet is.

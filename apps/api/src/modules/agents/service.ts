@@ -14,6 +14,8 @@ import {
 import type { Static } from "@sinclair/typebox";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { and, asc, desc, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { verifyAgentWebhook } from "../../channels/whatsapp/webhook.js";
+import type { OutboundPolicy } from "../../engine/outbound.js";
 import { endIn } from "../../engine/session-store.js";
 import { AppError, type ErrorDetail, notFound } from "../../errors.js";
 import { bodyAjv } from "../../lib/ajv.js";
@@ -87,6 +89,31 @@ export function typedConfig(
 
 export interface AgentPolicy {
   allowPrivateTargets: boolean;
+  /** How Mimic calls the bot (timeouts, private targets): for the WhatsApp verification handshake. */
+  outbound?: OutboundPolicy;
+}
+
+/**
+ * Meta verifies a WhatsApp webhook when it is registered, and so does Mimic: an agent saved with a `verify_token`,
+ * or whose webhook or token changed, must echo the challenge, or the save is a 422 that says why.
+ */
+async function verifyRegistration(
+  before: Record<string, unknown> | undefined,
+  agent: TypedAgentConfig,
+  policy: AgentPolicy,
+) {
+  if (agent.type !== "whatsapp" || !policy.outbound) return;
+  const config = agent.config as { webhook_url: string; verify_token?: string | undefined };
+  if (!config.verify_token) return;
+  if (before && before.webhook_url === config.webhook_url && before.verify_token === config.verify_token)
+    return;
+  try {
+    await verifyAgentWebhook(config, policy.outbound);
+  } catch (error) {
+    throw new AppError("VALIDATION_ERROR", "The bot's webhook did not pass Meta's verification request", [
+      { field: "config.webhook_url", message: (error as Error).message },
+    ]);
+  }
 }
 
 /** What the schema cannot say: targets outside the server's network, and headers that stay Mimic's. */
@@ -249,6 +276,7 @@ export async function createAgent(
   policy: AgentPolicy,
 ) {
   checkOutbound(input, policy);
+  await verifyRegistration(undefined, input as TypedAgentConfig, policy);
   const [row] = await db
     .insert(agents)
     .values({
@@ -311,6 +339,11 @@ export async function updateAgent(
     const { config: next, dropped } = keepMaskedSecrets(input.config, openReadable(db, current.config));
     const typed = typedConfig(type, next, dropped);
     checkOutbound(typed, policy);
+    await verifyRegistration(
+      current.type === "whatsapp" ? openReadable(db, current.config) : undefined,
+      typed,
+      policy,
+    );
     config = sealAgentConfig(db, typed.config);
   } else if (input.type) {
     checkOutbound(typedConfig(type, openReadable(db, current.config)), policy);
