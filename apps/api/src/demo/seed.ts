@@ -4,6 +4,7 @@ import { agents, type MimicDb, personas, users } from "@mimic/db";
 import { and, eq, isNull } from "drizzle-orm";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
+import { llmAvailability } from "../lib/checks.js";
 import { hashPassword } from "../lib/passwords.js";
 import { sealAgentConfig } from "../lib/secrets.js";
 import { createSession } from "../modules/sessions/service.js";
@@ -111,7 +112,7 @@ export async function startDemo(
       personaId: persona!.id,
       metadata: { source: "pnpm dev" },
     },
-    { llmConfigured: config.llm.baseUrl !== undefined },
+    llmAvailability(config),
   );
   const token = app.signAccessToken(userId);
   app.log.info(
@@ -183,7 +184,7 @@ async function startWhatsappDemo(
     db.db,
     userId,
     { agentId: agent!.id, personaId, metadata: { source: "pnpm dev", channel: "whatsapp" } },
-    { llmConfigured: config.llm.baseUrl !== undefined },
+    llmAvailability(config),
   );
   app.log.info(
     `Demo: the same persona on WhatsApp, with the Cloud API bot at ${bot.url} (Graph base URL ${baseUrl}/whatsapp) — session ${session.id}`,

@@ -21,7 +21,6 @@ import {
   releaseAll,
   releaseClaimed,
   releaseLease,
-  releaseStranded,
   renewLease,
   type SessionEnd,
   type TurnState,
@@ -135,7 +134,7 @@ export class Runner {
     if (this.stranded.size > 0) {
       const ids = [...this.stranded];
       try {
-        await releaseStranded(this.options.db.db, ids, this.owner, STRANDED_RETRY_MS);
+        await releaseLease(this.options.db.db, ids, this.owner, STRANDED_RETRY_MS);
         for (const id of ids) this.stranded.delete(id);
       } catch {
         return; // Still unreachable: try again at the next tick.
@@ -333,7 +332,7 @@ export class Runner {
       const attempt = session.failures + 1;
       log.warn({ sessionId, attempt, err: (error as Error).message }, "delivery to the agent failed");
       if (!retryable || attempt >= this.options.maxAttempts) await this.fail(sessionId, error);
-      else await releaseLease(db.db, sessionId, this.owner, backoffMs(session.failures), attempt);
+      else await releaseLease(db.db, [sessionId], this.owner, backoffMs(session.failures), attempt);
       return;
     } finally {
       clearInterval(heartbeat);
@@ -394,6 +393,6 @@ export class Runner {
       );
       return;
     }
-    await releaseLease(this.options.db.db, sessionId, this.owner, backoffMs(failures), failures + 1);
+    await releaseLease(this.options.db.db, [sessionId], this.owner, backoffMs(failures), failures + 1);
   }
 }

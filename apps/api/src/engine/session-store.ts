@@ -150,14 +150,6 @@ export async function releaseClaimed(db: Database, ids: string[], owner: string)
     .where(and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner)));
 }
 
-/** Gives back sessions whose turn failed midway, due again after `delayMs`; their state stays as it was. */
-export async function releaseStranded(db: Database, ids: string[], owner: string, delayMs: number) {
-  await db
-    .update(sessions)
-    .set({ leaseOwner: null, leaseExpiresAt: null, nextTurnAt: sql`now() + ${ms(delayMs)}` })
-    .where(and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner)));
-}
-
 /** Gives back every lease this worker holds (graceful shutdown): another worker picks the sessions up at once. */
 export async function releaseAll(db: Database, owner: string) {
   await db
@@ -436,10 +428,10 @@ export async function awaitGreeting(db: Database, sessionId: string, owner: stri
     .where(owned(sessionId, owner));
 }
 
-/** Hands the session back without changing its state, due again after `delayMs`. */
+/** Hands sessions back without changing their state, due again after `delayMs` (a retry, a turn that failed midway). */
 export async function releaseLease(
   db: Database,
-  sessionId: string,
+  sessionIds: string[],
   owner: string,
   delayMs: number,
   failures?: number,
@@ -452,7 +444,7 @@ export async function releaseLease(
       nextTurnAt: sql`now() + ${ms(delayMs)}`,
       ...(failures !== undefined ? { failures } : {}),
     })
-    .where(and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner)));
+    .where(and(inArray(sessions.id, sessionIds), eq(sessions.leaseOwner, owner)));
 }
 
 /** The note recorded, once per session, when an agent sends more than the session's maxMessages allows. */

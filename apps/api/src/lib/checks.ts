@@ -175,6 +175,16 @@ export function sessionChecks(
   ]);
 }
 
+/** What the server can run: `openai` personas and LLM judges need an OpenAI-compatible endpoint. */
+export interface LlmAvailability {
+  /** MIMIC_LLM_BASE_URL is set. */
+  llmConfigured: boolean;
+}
+
+export const llmAvailability = (config: { llm: { baseUrl?: string | undefined } }): LlmAvailability => ({
+  llmConfigured: config.llm.baseUrl !== undefined,
+});
+
 export const LLM_REQUIRED = "needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server";
 
 /** `llm_judge` checks cannot run without an LLM endpoint: say so when they are saved, not when they run. */

@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from "@fastify/type-provider-typebox";
 import type { MimicDb } from "@mimic/db";
 import type { Config } from "../../config.js";
+import { llmAvailability } from "../../lib/checks.js";
 import { IdParams } from "../../lib/schemas.js";
 import { userOf } from "../../plugins/auth.js";
 import {
@@ -17,7 +18,7 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
   { db, config },
 ) => {
   const tags = ["personas"];
-  const options = { llmConfigured: config.llm.baseUrl !== undefined };
+  const options = llmAvailability(config);
 
   app.post(
     "/",

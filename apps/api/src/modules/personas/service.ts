@@ -3,7 +3,12 @@ import type { Static } from "@sinclair/typebox";
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { endIn } from "../../engine/session-store.js";
 import { AppError, type ErrorDetail, notFound, validationError } from "../../errors.js";
-import { LLM_REQUIRED, llmJudgeDetails, validateCheckPatterns } from "../../lib/checks.js";
+import {
+  LLM_REQUIRED,
+  type LlmAvailability,
+  llmJudgeDetails,
+  validateCheckPatterns,
+} from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { UUID_RE } from "../../lib/schemas.js";
 import {
@@ -39,15 +44,10 @@ const asStored = <T extends { temperature?: number | null | undefined }>(input: 
 const owned = (userId: string, id: string) =>
   and(eq(personas.id, id), eq(personas.userId, userId), isNull(personas.deletedAt));
 
-export interface PersonaOptions {
-  /** An OpenAI-compatible endpoint is configured (MIMIC_LLM_BASE_URL): `openai` personas and LLM judges can run. */
-  llmConfigured: boolean;
-}
-
 /** What an `openai` persona or an `llm_judge` check would need at run time, refused when it is saved. */
 function requireLlm(
   input: { provider?: string | undefined; checks?: SessionCheck[] | undefined },
-  options: PersonaOptions,
+  options: LlmAvailability,
 ) {
   if (options.llmConfigured) return;
   const details: ErrorDetail[] = [
@@ -79,7 +79,7 @@ export async function createPersona(
   db: Database,
   userId: string,
   input: Static<typeof CreatePersonaBody>,
-  options: PersonaOptions,
+  options: LlmAvailability,
 ) {
   requireLlm(input, options);
   checkSizes(input);
@@ -124,7 +124,7 @@ export async function updatePersona(
   userId: string,
   id: string,
   input: Static<typeof UpdatePersonaBody>,
-  options: PersonaOptions,
+  options: LlmAvailability,
 ) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
   requireLlm(input, options);

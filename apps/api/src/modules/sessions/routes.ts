@@ -3,6 +3,7 @@ import type { MimicDb, Session } from "@mimic/db";
 import type { FastifyRequest } from "fastify";
 import type { Config } from "../../config.js";
 import { AppError, unauthenticated } from "../../errors.js";
+import { llmAvailability } from "../../lib/checks.js";
 import { errorResponse, IdParams } from "../../lib/schemas.js";
 import { bearerToken, userOf } from "../../plugins/auth.js";
 import { getGroup, repeatSession } from "./groups.js";
@@ -46,7 +47,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
   app,
   { db, config },
 ) => {
-  const options = { llmConfigured: config.llm.baseUrl !== undefined };
+  const options = llmAvailability(config);
   /**
    * The session a message post is for: the owner's (any sender), or — with the agent's api_key as the bearer
    * token — the session of that agent (agent messages to a running session only).

@@ -27,6 +27,7 @@ import { AppError, notFound, validationError } from "../../errors.js";
 import {
   agentDefaultChecks,
   LLM_REQUIRED,
+  type LlmAvailability,
   llmJudgeDetails,
   sessionChecks,
   validateCheckPatterns,
@@ -95,17 +96,12 @@ export async function findOwnedSession(db: Database, userId: string, id: string)
   return row;
 }
 
-export interface SessionOptions {
-  /** An OpenAI-compatible endpoint is configured (MIMIC_LLM_BASE_URL): `openai` personas and LLM judges can run. */
-  llmConfigured: boolean;
-}
-
 /** Starts a session (or, with `repeat`, a group of identical runs; the first one is returned). */
 export async function createSession(
   db: Database,
   userId: string,
   input: Static<typeof CreateSessionBody>,
-  options: SessionOptions,
+  options: LlmAvailability,
 ) {
   checkMetadata(input.metadata);
   await validateCheckPatterns(db, input.checks);
