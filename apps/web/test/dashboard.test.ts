@@ -73,7 +73,9 @@ describe("signing in", () => {
     await page.goto(`${stack.baseUrl}/personas`);
     await heading(page, "Personas").waitFor();
     await user.client.apiKeys.revoke(id);
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Agents" }).click();
+    // The next call with the revoked key gets 401. Open another page by URL rather than through the menu: a
+    // background call (the live connection) may hit the 401 first and sign out before a click could land.
+    await page.goto(`${stack.baseUrl}/agents`);
     await heading(page, "Sign in to Mimic").waitFor();
     await page.getByText("Your session has ended").waitFor();
     await page.getByLabel("Email").fill(user.email);

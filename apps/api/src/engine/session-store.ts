@@ -367,6 +367,10 @@ export async function completeDelivery(
 ): Promise<{ session: Session; ended: boolean } | undefined> {
   return ifOurs(db, async (tx, outbox) => {
     const turn = delivered.turn ?? 0;
+    // Lock the session before anything else. A bot may answer while its message is still being delivered: that
+    // reply (appendMessages, which takes the same lock) is then either committed and found below, or waits and
+    // finds the session awaiting it.
+    await tx.select({ id: sessions.id }).from(sessions).where(eq(sessions.id, sessionId)).for("update");
     // The database's clock, like the persona message's timestamp it is measured from.
     const latencyMs = sql`greatest(0, round(extract(epoch from (now() - ${delivered.timestamp.toISOString()}::timestamptz)) * 1000))::int`;
     // Written first; if the session is not ours any more, the guarded update below finds nothing and all of
@@ -382,7 +386,23 @@ export async function completeDelivery(
         latencyMs,
       })),
     );
-    const waiting = open && replies.length === 0;
+    const answered =
+      replies.length > 0 ||
+      (open &&
+        (
+          await tx
+            .select({ id: messages.id })
+            .from(messages)
+            .where(
+              and(
+                eq(messages.sessionId, sessionId),
+                eq(messages.senderType, "agent"),
+                eq(messages.turn, turn),
+              ),
+            )
+            .limit(1)
+        ).length > 0);
+    const waiting = open && !answered;
     const [session] = await tx
       .update(sessions)
       .set({
