@@ -11,6 +11,8 @@ export interface BenchDb extends MimicDb {
   throwaway: boolean;
   /** "embedded PGlite (in memory)" or "PostgreSQL (…)", for the printed header. */
   label: string;
+  /** The database's URL (PostgreSQL only): other processes of a measurement connect to it. */
+  url?: string;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -40,7 +42,7 @@ export async function openBenchDb(url: string | undefined, maxConnections = 20):
   if (!created) {
     const db = createDb({ url, maxConnections });
     await db.migrate();
-    return { ...db, throwaway: false, label: "PostgreSQL (shared database, rows cleaned up)" };
+    return { ...db, throwaway: false, label: "PostgreSQL (shared database, rows cleaned up)", url };
   }
   const db = createDb({ url: withDatabase(url, name), maxConnections });
   try {
@@ -53,6 +55,7 @@ export async function openBenchDb(url: string | undefined, maxConnections = 20):
     ...db,
     throwaway: true,
     label: `PostgreSQL (throwaway database, pool ${maxConnections})`,
+    url: withDatabase(url, name),
     close: () => dropDatabase(url, name, db),
   };
 }

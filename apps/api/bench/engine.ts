@@ -38,10 +38,13 @@
 //   the first); `--pool` sizes the postgres.js pool (PostgreSQL only; main.ts uses the driver default, 10).
 // - Shutdown: the runner is stopped with a long grace before app.close() (see stopEngine), the bot thread is
 //   terminated, each database closed (a throwaway PostgreSQL database dropped).
+
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { agents, messages, personas, type SessionConfig, sessions, users } from "@mimic/db";
 import { and, count, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
@@ -50,15 +53,25 @@ import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { type BenchDb, openBenchDb } from "./db.js";
 
+export interface Scenario {
+  sessions: number;
+  /** messageInterval of every session, in seconds. */
+  interval: number;
+}
+
 export interface EngineBenchOptions {
-  /** Session counts to measure, e.g. [1000, 10000]. */
-  sessions: number[];
+  /** What to measure, e.g. 2,000 sessions at 1 s and 10,000 at 5 s. */
+  scenarios: Scenario[];
+  /**
+   * Measured with one engine process and then with `workers` (the others started as `MIMIC_ROLE=worker`
+   * processes on the same database): what a second process adds. PostgreSQL only; none when undefined.
+   */
+  scale: Scenario | undefined;
+  workers: number;
   /** Measurement window per run, in seconds. */
   seconds: number;
   /** Seconds of running before the window opens. */
   warmup: number;
-  /** messageInterval of every session, in seconds. */
-  interval: number;
   /** MIMIC_ENGINE_CONCURRENCY values: each session count is measured with each. */
   concurrency: number[];
   /** MIMIC_ENGINE_POLL_MS. */
@@ -72,6 +85,9 @@ export interface EngineBenchOptions {
 
 interface RunResult {
   sessions: number;
+  interval: number;
+  /** Engine processes: this one, plus worker processes. */
+  workers: number;
   concurrency: number;
   baseline: boolean;
   ideal: number;
@@ -248,6 +264,46 @@ async function stopEngine(app: FastifyInstance) {
   await app.close();
 }
 
+/**
+ * Another engine process on the bench's database, started as in production (`MIMIC_ROLE=worker`, src/main.ts);
+ * resolves once it runs (it claims nothing before the sessions are released).
+ */
+async function startWorker(url: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@mimic/source", "src/main.ts"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: {
+      ...process.env,
+      ...env,
+      DATABASE_URL: url,
+      MIMIC_ROLE: "worker",
+      NODE_ENV: "development",
+      MIMIC_LOG_LEVEL: "info",
+      MIMIC_DEMO: "false",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let seen = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes("worker") && seen.includes("running sessions")) resolve();
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`the worker process exited (${code}) before it ran: ${seen}`)),
+    );
+  });
+  child.stdout!.resume();
+  return child;
+}
+
+/** SIGTERM, as a deployment would: the worker finishes its turns and hands its leases back. */
+async function stopWorker(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
 // Rows are seeded relative to this instant, then moved to now() in one statement when the engine starts.
 const FAR = Date.UTC(2100, 0, 1);
 const FAR_SQL = sql.raw(`timestamptz '${new Date(FAR).toISOString()}'`);
@@ -309,10 +365,11 @@ async function release(db: BenchDb, userId: string) {
 
 async function measure(
   options: EngineBenchOptions,
-  n: number,
+  { sessions: n, interval }: Scenario,
   concurrency: number,
   botUrl: string,
   isBaseline: boolean,
+  workers = 1,
 ): Promise<RunResult> {
   const db = await openBenchDb(options.databaseUrl, options.pool);
   if (!db.throwaway) {
@@ -325,15 +382,14 @@ async function measure(
   }
   let errors = 0;
   let firstError: string | undefined;
-  const config = loadConfig({
-    ...process.env,
-    NODE_ENV: "test",
+  const engineEnv = {
     MIMIC_ALLOW_PRIVATE_TARGETS: "true",
     MIMIC_ENGINE_CONCURRENCY: String(concurrency),
     // Every bench session belongs to one user: the per-user share would cap the engine, not measure it.
-    MIMIC_ENGINE_USER_CONCURRENCY: String(concurrency),
+    MIMIC_ENGINE_USER_CONCURRENCY: String(concurrency * workers),
     MIMIC_ENGINE_POLL_MS: String(options.pollMs),
-  });
+  };
+  const config = loadConfig({ ...process.env, NODE_ENV: "test", ...engineEnv });
   // Warnings and errors (failed deliveries, failed turns, failed claims) are counted, not printed.
   const app = await buildApp({
     config,
@@ -355,10 +411,12 @@ async function measure(
   });
   const runner = app.runner!;
   let closed = false;
+  const others: ChildProcess[] = [];
   try {
     const seedStart = performance.now();
-    const userId = await seed(db, n, options.interval, botUrl);
+    const userId = await seed(db, n, interval, botUrl);
     const seedMs = performance.now() - seedStart;
+    for (let i = 1; i < workers; i++) others.push(await startWorker(db.url!, engineEnv));
     await release(db, userId);
     await app.ready(); // starts the runner
 
@@ -398,6 +456,7 @@ async function measure(
       );
 
     await stopEngine(app);
+    await Promise.all(others.map(stopWorker));
     closed = true;
     // Messages per second the same way: the slope of their cumulative count over their timestamps.
     const inWindow = db.db
@@ -417,14 +476,20 @@ async function measure(
       .where(and(eq(sessions.userId, userId), inArray(sessions.status, ["failed", "completed", "stopped"])));
     return {
       sessions: n,
+      interval,
+      workers,
       concurrency,
       seconds: options.seconds,
       baseline: isBaseline,
-      ideal: n / options.interval,
-      turnsPerSec: slope(
-        samples.map((x) => x.t),
-        samples.map((x) => x.turns),
-      ),
+      ideal: n / interval,
+      // With worker processes, this process's count is a part: every process's turns are in the messages written.
+      turnsPerSec:
+        workers > 1
+          ? (written?.perSecond == null ? Number.NaN : Number(written.perSecond)) / 2
+          : slope(
+              samples.map((x) => x.t),
+              samples.map((x) => x.turns),
+            ),
       msgsPerSec: written?.perSecond == null ? Number.NaN : Number(written.perSecond),
       lag: {
         p50: percentile(lags, 50),
@@ -445,7 +510,10 @@ async function measure(
       label: db.label,
     };
   } finally {
-    if (!closed) await stopEngine(app);
+    if (!closed) {
+      await stopEngine(app);
+      await Promise.all(others.map(stopWorker));
+    }
     await db.close();
   }
 }
@@ -463,14 +531,15 @@ const bursty = (r: RunResult) => (r.inFlight / r.turnsPerSec) * 3 > r.seconds;
 
 function printTables(results: RunResult[], options: EngineBenchOptions) {
   const light = results.find((r) => r.baseline);
-  const name = (r: RunResult) => `${r.sessions}${r.baseline ? "*" : ""}`;
+  const name = (r: RunResult) =>
+    `${r.sessions}@${r.interval}s${r.workers > 1 ? ` ${r.workers}p` : ""}${r.baseline ? "*" : ""}`;
   console.log(
-    `\nMimic engine bench — ${results[0]?.label}, messageInterval ${options.interval} s, poll ${options.pollMs} ms, ` +
+    `\nMimic engine bench — ${results[0]?.label}, sessions@messageInterval, poll ${options.pollMs} ms, ` +
       `${options.seconds} s window after ${options.warmup} s warm-up, webhook bot on loopback\n`,
   );
   table(
     [
-      ["sessions", 9],
+      ["sessions", 15],
       ["conc", 5],
       ["ideal/s", 8],
       ["turns/s", 8],
@@ -518,7 +587,7 @@ function printTables(results: RunResult[], options: EngineBenchOptions) {
   console.log(`\nWhere the time went (CPU in cores; this machine has ${availableParallelism()})\n`);
   table(
     [
-      ["sessions", 9],
+      ["sessions", 15],
       ["conc", 5],
       ["in flight", 10],
       ["turn ms", 8],
@@ -554,6 +623,22 @@ function printTables(results: RunResult[], options: EngineBenchOptions) {
       "postgres process on the machine. others: the rest of the machine (other jobs skew the figures when high).\n" +
       "ms/turn: CPU time per turn played (this process, postgres), the least noise-sensitive cost figure.",
   );
+  const one = results.find(
+    (r) =>
+      !r.baseline &&
+      options.scale &&
+      r.sessions === options.scale.sessions &&
+      r.interval === options.scale.interval &&
+      r.workers === 1,
+  );
+  const many = results.find((r) => r.workers > 1);
+  if (one && many)
+    console.log(
+      `\nScale-out: ${one.sessions} sessions @ ${one.interval} s (more than one process keeps up with): ` +
+        `${fmt(one.turnsPerSec)} turns/s with 1 engine process, ${fmt(many.turnsPerSec)} with ${many.workers} ` +
+        `(× ${fmt(many.turnsPerSec / one.turnsPerSec, 2)}; the others run as MIMIC_ROLE=worker, turns/s from the ` +
+        "messages written). On one machine every process shares its cores with PostgreSQL and the bot.",
+    );
   for (const r of results) {
     if (r.firstError)
       console.log(`${name(r)} sessions, concurrency ${r.concurrency}: first problem: ${r.firstError}`);
@@ -564,16 +649,37 @@ export async function runEngineBench(options: EngineBenchOptions) {
   const bot = await startBot();
   const results: RunResult[] = [];
   try {
-    const runs: { n: number; concurrency: number; baseline: boolean }[] = [];
+    const runs: { scenario: Scenario; concurrency: number; baseline: boolean; workers: number }[] = [];
+    const first = options.scenarios[0] ?? { sessions: options.baseline, interval: 1 };
     if (options.baseline > 0)
-      runs.push({ n: options.baseline, concurrency: options.concurrency[0]!, baseline: true });
-    for (const n of options.sessions)
-      for (const concurrency of options.concurrency) runs.push({ n, concurrency, baseline: false });
+      runs.push({
+        scenario: { sessions: options.baseline, interval: first.interval },
+        concurrency: options.concurrency[0]!,
+        baseline: true,
+        workers: 1,
+      });
+    for (const scenario of options.scenarios)
+      for (const concurrency of options.concurrency)
+        runs.push({ scenario, concurrency, baseline: false, workers: 1 });
+    if (options.scale && options.workers > 1 && options.databaseUrl) {
+      const concurrency = options.concurrency[0]!;
+      runs.push({ scenario: options.scale, concurrency, baseline: false, workers: 1 });
+      runs.push({ scenario: options.scale, concurrency, baseline: false, workers: options.workers });
+    }
     for (const run of runs) {
+      const { sessions: n, interval } = run.scenario;
       console.error(
-        `engine: ${run.n} sessions, concurrency ${run.concurrency}: ${options.warmup} s warm-up + ${options.seconds} s…`,
+        `engine: ${n} sessions @ ${interval} s, concurrency ${run.concurrency}, ${run.workers} process(es): ` +
+          `${options.warmup} s warm-up + ${options.seconds} s…`,
       );
-      const result = await measure(options, run.n, run.concurrency, bot.url, run.baseline);
+      const result = await measure(
+        options,
+        run.scenario,
+        run.concurrency,
+        bot.url,
+        run.baseline,
+        run.workers,
+      );
       console.error(
         `engine:   ${fmt(result.turnsPerSec)} turns/s, lag p50 ${fmt(result.lag.p50)} ms, ` +
           `${fmt((result.cpu.bench / result.turnsPerSec) * 1000, 2)} ms CPU/turn here, ` +

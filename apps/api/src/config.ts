@@ -53,7 +53,7 @@ export const EnvSchema = Type.Object({
   ),
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
   MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
-  MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 50)")),
+  MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 200)")),
   MIMIC_SHUTDOWN_DRAIN_MS: Type.Optional(
     Int("On SIGTERM, how long requests in flight may take before connections are closed (default 5000)"),
   ),
@@ -194,12 +194,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     shutdownDrainMs: Math.max(0, int(env.MIMIC_SHUTDOWN_DRAIN_MS, 5_000)),
     role: env.MIMIC_ROLE ?? "all",
     engine: {
-      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 50)),
+      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 200)),
       userConcurrency: Math.max(
         1,
         int(
           env.MIMIC_ENGINE_USER_CONCURRENCY,
-          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 50)) / 2),
+          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 200)) / 2),
         ),
       ),
       pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),

@@ -160,10 +160,12 @@ export async function wake(tx: Executor) {
 }
 
 export type EventListener = (event: SessionEvent, userId: string) => void;
+/** Consecutive events of one session from one notification (a message and the session's update), in order. */
+export type BatchListener = (events: readonly SessionEvent[], userId: string) => void;
 
 /** A subscriber to one session: its events, and word that some may have been lost (re-read the session then). */
 interface SessionListener {
-  event: EventListener;
+  events: BatchListener;
   lost: () => void;
 }
 
@@ -225,12 +227,26 @@ export class EventHub {
    * be read back): re-read the session. Returns the unsubscribe function.
    */
   subscribe(sessionId: string, listener: EventListener, onLost: () => void = () => {}): () => void {
+    return this.subscribeBatches(
+      sessionId,
+      (events, userId) => {
+        for (const event of events) listener(event, userId);
+      },
+      onLost,
+    );
+  }
+
+  /**
+   * As subscribe, with the session's events of one notification handed over together: a subscriber that writes
+   * them to a socket can do so in one write rather than one per event.
+   */
+  subscribeBatches(sessionId: string, listener: BatchListener, onLost: () => void = () => {}): () => void {
     let set = this.bySession.get(sessionId);
     if (!set) {
       set = new Set();
       this.bySession.set(sessionId, set);
     }
-    const entry: SessionListener = { event: listener, lost: onLost };
+    const entry: SessionListener = { events: listener, lost: onLost };
     set.add(entry);
     return () => {
       set.delete(entry);
@@ -244,13 +260,29 @@ export class EventHub {
     return () => this.all.delete(listener);
   }
 
+  /**
+   * Hands out one notification. Fan-out goes subscriber by subscriber, each given its session's consecutive events
+   * at once: with many subscribers of one session, the first is not kept waiting while the others get the first
+   * event, and each gets a single write (see subscribeBatches).
+   */
   private async dispatch(payload: string) {
     const envelope = JSON.parse(payload) as Envelope;
+    let run: SessionEvent[] = [];
+    const handOut = () => {
+      if (run.length === 0) return;
+      const events = run;
+      run = [];
+      for (const listener of [...(this.bySession.get(events[0]!.sessionId) ?? [])])
+        listener.events(events, envelope.userId);
+    };
     for (const item of envelope.events) {
+      if (run[0] && run[0].sessionId !== item.sessionId) handOut();
       const end = envelope.ends?.[item.sessionId];
       const seq = end === undefined ? undefined : end - item.back;
       let event: SessionEvent | undefined;
       if ("ref" in item) {
+        // What came before it need not wait for the read.
+        handOut();
         try {
           const [row] = await this.db.db.select().from(messages).where(eq(messages.id, item.ref));
           if (row) event = { type: "new_message", sessionId: item.sessionId, data: toMessageData(row) };
@@ -267,9 +299,9 @@ export class EventHub {
       if (!event) continue;
       if (seq !== undefined) event = withSeq(event, seq);
       for (const listener of this.all) listener(event, envelope.userId);
-      for (const listener of [...(this.bySession.get(event.sessionId) ?? [])])
-        listener.event(event, envelope.userId);
+      run.push(event);
     }
+    handOut();
   }
 }
 

@@ -1,10 +1,11 @@
 // The runner: claims due sessions in batches and plays one turn each. Timers live in the database
 // (sessions.next_turn_at), so thousands of waiting sessions cost nothing but a few queries per tick.
 import { hostname } from "node:os";
-import type { AgentType, MimicDb, Session } from "@mimic/db";
+import type { AgentType, Message, MimicDb, Session } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
 import { openAgent } from "../lib/secrets.js";
 import type { AgentAdapter, AgentTarget } from "./agents/types.js";
+import { Batch } from "./batch.js";
 import { WAKE_CHANNEL } from "./events.js";
 import { backoffMs, OutboundError, type OutboundPolicy } from "./outbound.js";
 import type { PersonaProvider } from "./persona/types.js";
@@ -12,19 +13,24 @@ import {
   activate,
   awaitGreeting,
   claimDue,
-  completeDelivery,
+  completeDeliveries,
   completeVerdict,
+  type Delivery,
+  type DeliveryOutcome,
   finishSession,
-  loadTurnState,
+  loadPersonaMessage,
+  loadTranscript,
+  loadTurnStates,
   notRunning,
   overLimitNote,
+  type PersonaWrite,
   releaseAll,
   releaseClaimed,
   releaseLease,
   renewLease,
   type SessionEnd,
   type TurnState,
-  writePersonaMessage,
+  writePersonaMessages,
   writeSystemNote,
 } from "./session-store.js";
 import { computeVerdict, type Judge } from "./verdict.js";
@@ -71,6 +77,13 @@ export class Runner {
   turnsPlayed = 0;
   /** How late each turn started compared with its due time, in ms (a bounded sample for benchmarks). */
   readonly lagSamples: number[] = [];
+  /** The turns' two writes, each grouped with those of the other turns in flight into one transaction. */
+  private readonly personaWrites = new Batch<PersonaWrite, Message | undefined>((writes) =>
+    writePersonaMessages(this.options.db.db, this.owner, writes, this.options.leaseMs),
+  );
+  private readonly deliveries = new Batch<Delivery, DeliveryOutcome>((items) =>
+    completeDeliveries(this.options.db.db, this.owner, items),
+  );
 
   constructor(private readonly options: RunnerOptions) {}
 
@@ -168,6 +181,17 @@ export class Runner {
       );
       return;
     }
+    let states: Map<string, TurnState>;
+    try {
+      states = await loadTurnStates(
+        this.options.db.db,
+        claimed.filter((s) => !s.verdictPending),
+      );
+    } catch (error) {
+      this.options.log.error({ err: error }, "loading the claimed sessions failed");
+      for (const session of claimed) this.stranded.add(session.id);
+      return;
+    }
     const now = Date.now();
     for (const session of claimed) {
       if (session.nextTurnAt) {
@@ -175,7 +199,9 @@ export class Runner {
         if (this.lagSamples.length >= 100_000) this.lagSamples.splice(0, 50_000);
         this.lagSamples.push(Math.max(0, now - session.nextTurnAt.getTime()));
       }
-      const work = session.verdictPending ? this.judgeSession(session) : this.playTurn(session.id);
+      const work = session.verdictPending
+        ? this.judgeSession(session)
+        : this.playTurn(states.get(session.id));
       const turn = work
         .catch((error) => {
           this.options.log.error({ err: error, sessionId: session.id }, "turn failed");
@@ -186,18 +212,20 @@ export class Runner {
         .finally(() => {
           this.inFlight.delete(turn);
           this.turnsPlayed++;
-          // A slot freed up: if work was waiting for it, take it now.
-          if (claimed.length >= free) this.wake();
+          // Slots freed up and work was waiting for them: claim again now, once a quarter of the slots are free
+          // (one claim for many turns, rather than one per finished turn).
+          if (claimed.length >= free && this.inFlight.size <= (this.options.concurrency * 3) / 4) this.wake();
         });
       this.inFlight.add(turn);
     }
   }
 
-  private async playTurn(sessionId: string) {
+  /** One turn of a claimed session (no state: its persona or agent is gone, and the session ends with them). */
+  private async playTurn(state: TurnState | undefined) {
     const { db, log } = this.options;
-    const state = await loadTurnState(db.db, sessionId, this.owner);
     if (!state) return;
     let { session } = state;
+    const sessionId = session.id;
     const adapter = this.options.adapters[state.agent.type];
     if (!adapter) {
       await finishSession(
@@ -247,7 +275,7 @@ export class Runner {
       await this.end(state, { reason: "duration_limit", detail: "duration limit reached" });
       return;
     }
-    const counted = state.transcript.filter((m) => m.senderType !== "system").length;
+    const counted = session.messageCount; // persona and agent messages, kept by the database
     if (counted >= config.maxMessages) {
       await this.end(state, { reason: "message_limit", detail: "message limit reached" });
       return;
@@ -256,16 +284,16 @@ export class Runner {
     // A worker crashed after writing the persona message but before the agent confirmed it: send it again
     // (the agent sees the same messageId) rather than writing a new one.
     let message =
-      session.phase === "delivering"
-        ? [...state.transcript].reverse().find((m) => m.senderType === "persona")
+      session.phase === "delivering" && session.turn > 0
+        ? await loadPersonaMessage(db.db, sessionId, session.turn - 1)
         : undefined;
     let goalReached = false;
     let giveUp: string | undefined;
     let fresh = false;
 
     if (!message) {
-      const last = state.transcript.at(-1);
-      if (session.phase === "awaiting_reply" && session.turn > 0 && last?.senderType === "persona") {
+      // Still awaiting a reply when due again: none came in time (a reply moves the session to idle at once).
+      if (session.phase === "awaiting_reply" && session.turn > 0) {
         await writeSystemNote(
           db.db,
           sessionId,
@@ -291,10 +319,14 @@ export class Runner {
       }
       let next: Awaited<ReturnType<PersonaProvider["next"]>>;
       try {
+        const transcript =
+          provider.needsTranscript?.(state.persona, session.turn) === false
+            ? []
+            : await loadTranscript(db.db, sessionId);
         next = await provider.next({
           sessionId,
           persona: state.persona,
-          transcript: state.transcript.map((m) => ({ senderType: m.senderType, content: m.content })),
+          transcript: transcript.map((m) => ({ senderType: m.senderType, content: m.content })),
           turn: session.turn,
         });
       } catch (error) {
@@ -303,14 +335,7 @@ export class Runner {
       }
       goalReached = next.goalReached;
       giveUp = next.giveUp;
-      message = await writePersonaMessage(
-        db.db,
-        sessionId,
-        this.owner,
-        next.content,
-        next.usage,
-        this.options.leaseMs,
-      );
+      message = await this.personaWrites.submit({ sessionId, content: next.content, usage: next.usage });
       if (!message) return;
       fresh = true;
     }
@@ -343,16 +368,14 @@ export class Runner {
     if (replies.length < result.replies.length) {
       await writeSystemNote(db.db, sessionId, this.owner, 0, "over-limit", overLimitNote(config.maxMessages));
     }
-    const outcome = await completeDelivery(
-      db.db,
+    const outcome = await this.deliveries.submit({
       sessionId,
-      this.owner,
-      message,
+      delivered: message,
       replies,
-      result.open,
+      open: result.open,
       goalReached,
       giveUp,
-    );
+    });
     if (outcome?.ended) await adapter.close?.(sessionId);
   }
 

@@ -16,7 +16,7 @@ import {
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { and, asc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
 
@@ -73,7 +73,7 @@ export async function claimDue(
   limit: number,
   leaseMs: number,
   perUser: number = Number.POSITIVE_INFINITY,
-): Promise<Session[]> {
+): Promise<ClaimedSession[]> {
   if (limit <= 0) return [];
   const cap = Number.isFinite(perUser) ? perUser : 2 ** 31 - 1;
   return db.transaction(async (tx) => {
@@ -109,9 +109,14 @@ export async function claimDue(
       .update(sessions)
       .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
       .where(inArray(sessions.id, ids))
-      .returning();
+      .returning({
+        ...getTableColumns(sessions),
+        expired: sql<boolean>`coalesce(now() >= ${sessions.startedAt} + ((${sessions.config}->>'duration')::float8 * interval '1 second'), false)`,
+      });
   });
 }
+
+export type ClaimedSession = Session & { expired: boolean };
 
 const owned = (sessionId: string, owner: string): SQL =>
   and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING]))!;
@@ -160,36 +165,51 @@ export async function releaseAll(db: Database, owner: string) {
 
 export interface TurnState {
   session: Session;
-  /** The session's duration is over, by the database's clock. */
+  /** The session's duration is over, by the database's clock (as of the claim). */
   expired: boolean;
   persona: typeof personas.$inferSelect;
   agent: typeof agents.$inferSelect;
-  transcript: Message[];
 }
 
-export async function loadTurnState(
+/** What the turns of the claimed sessions need: their personas and agents, read once for the whole batch. */
+export async function loadTurnStates(
   db: Database,
-  sessionId: string,
-  owner: string,
-): Promise<TurnState | undefined> {
-  const [row] = await db
-    .select({
-      session: sessions,
-      persona: personas,
-      agent: agents,
-      expired: sql<boolean>`coalesce(now() >= ${sessions.startedAt} + ((${sessions.config}->>'duration')::float8 * interval '1 second'), false)`,
-    })
-    .from(sessions)
-    .innerJoin(personas, eq(personas.id, sessions.personaId))
-    .innerJoin(agents, eq(agents.id, sessions.agentId))
-    .where(owned(sessionId, owner));
-  if (!row) return undefined;
-  const transcript = await db
+  claimed: ClaimedSession[],
+): Promise<Map<string, TurnState>> {
+  const states = new Map<string, TurnState>();
+  if (claimed.length === 0) return states;
+  const personaIds = [...new Set(claimed.map((s) => s.personaId).filter((id): id is string => id !== null))];
+  const agentIds = [...new Set(claimed.map((s) => s.agentId).filter((id): id is string => id !== null))];
+  const [personaRows, agentRows] = await Promise.all([
+    personaIds.length ? db.select().from(personas).where(inArray(personas.id, personaIds)) : [],
+    agentIds.length ? db.select().from(agents).where(inArray(agents.id, agentIds)) : [],
+  ]);
+  const personaById = new Map(personaRows.map((p) => [p.id, p]));
+  const agentById = new Map(agentRows.map((a) => [a.id, a]));
+  for (const { expired, ...session } of claimed) {
+    const persona = session.personaId ? personaById.get(session.personaId) : undefined;
+    const agent = session.agentId ? agentById.get(session.agentId) : undefined;
+    if (persona && agent) states.set(session.id, { session, expired, persona, agent });
+  }
+  return states;
+}
+
+/** A session's transcript in order (what a persona that reads the conversation needs). */
+export function loadTranscript(db: Database, sessionId: string): Promise<Message[]> {
+  return db
     .select()
     .from(messages)
     .where(eq(messages.sessionId, sessionId))
     .orderBy(asc(messages.timestamp), asc(messages.seq));
-  return { ...row, transcript };
+}
+
+/** The persona message of a session's turn (to deliver it again after a crash or a failed attempt). */
+export async function loadPersonaMessage(db: Database, sessionId: string, turn: number) {
+  const [row] = await db
+    .select()
+    .from(messages)
+    .where(eq(messages.id, stableId(sessionId, "persona", turn)));
+  return row;
 }
 
 export async function activate(db: Database, sessionId: string, owner: string): Promise<Session | undefined> {
@@ -290,56 +310,6 @@ export async function writeSystemNote(
   });
 }
 
-/**
- * Records the persona's next message and moves the session to `delivering` (lease renewed). The id is derived
- * from the session and turn: a turn replayed after a crash inserts nothing new.
- */
-export async function writePersonaMessage(
-  db: Database,
-  sessionId: string,
-  owner: string,
-  content: string,
-  usage: { promptTokens: number; completionTokens: number } | undefined,
-  leaseMs: number,
-): Promise<Message | undefined> {
-  return ifOurs(db, async (tx, outbox) => {
-    const [session] = await tx
-      .update(sessions)
-      .set({
-        turn: sql`${sessions.turn} + 1`,
-        phase: "delivering",
-        awaitingSince: sql`now()`,
-        leaseExpiresAt: sql`now() + ${ms(leaseMs)}`,
-        promptTokens: sql`${sessions.promptTokens} + ${usage?.promptTokens ?? 0}`,
-        completionTokens: sql`${sessions.completionTokens} + ${usage?.completionTokens ?? 0}`,
-        updatedAt: sql`now()`,
-      })
-      .where(owned(sessionId, owner))
-      .returning();
-    if (!session) throw new NotOurs();
-    const turn = session.turn - 1;
-    const id = stableId(sessionId, "persona", turn);
-    // now() is the transaction's time: the message's timestamp equals awaitingSince.
-    const [inserted] = await insertMessages(
-      tx,
-      session,
-      [{ id, senderType: "persona", content, turn, timestamp: session.awaitingSince! }],
-      outbox,
-    );
-    const message = inserted ?? (await tx.select().from(messages).where(eq(messages.id, id)))[0]!;
-    outbox.add(session.userId, {
-      type: "session_update",
-      sessionId,
-      data: {
-        status: session.status,
-        messageCount: session.messageCount + (inserted ? 1 : 0),
-        lastMessage: message.timestamp.toISOString(),
-      },
-    });
-    return message;
-  });
-}
-
 /** The next turn is due after `seconds` (a number, or the session config's field), never after the end of duration. */
 const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
   const after =
@@ -349,10 +319,248 @@ const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
   return sql`least(now() + ${after}, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
 };
 
+/** Sessions of `ids` this worker holds, locked in id order (a fixed order: writers of many rows cannot deadlock). */
+async function lockOwned(tx: Executor, ids: string[], owner: string): Promise<Set<string>> {
+  const rows = await tx
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(
+      and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
+    )
+    .orderBy(asc(sessions.id))
+    .for("update");
+  return new Set(rows.map((r) => r.id));
+}
+
+/** One row per item, as a table the statement can join (one parameter, whatever the batch size). */
+const recordset = (rows: object[], columns: string) =>
+  sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
+
+export interface PersonaWrite {
+  sessionId: string;
+  content: string;
+  usage?: { promptTokens: number; completionTokens: number } | undefined;
+}
+
 /**
- * The persona message reached the agent. Synchronous replies are recorded now; if more may come (`open`),
- * the session waits for them until the reply timeout. Ends the session when a limit or the goal is reached.
+ * Records each session's next persona message and moves it to `delivering` (lease renewed), for many sessions in
+ * one transaction. The id is derived from the session and turn: a turn replayed after a crash inserts nothing new.
+ * A session that is no longer this worker's gets `undefined` and nothing is written for it.
  */
+export async function writePersonaMessages(
+  db: Database,
+  owner: string,
+  writes: PersonaWrite[],
+  leaseMs: number,
+): Promise<(Message | undefined)[]> {
+  if (writes.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const outbox = new Outbox();
+    const ours = await lockOwned(
+      tx,
+      writes.map((w) => w.sessionId),
+      owner,
+    );
+    const mine = writes.filter((w) => ours.has(w.sessionId));
+    if (mine.length === 0) return writes.map(() => undefined);
+    const usage = mine.map((w) => ({
+      id: w.sessionId,
+      pt: w.usage?.promptTokens ?? 0,
+      ct: w.usage?.completionTokens ?? 0,
+    }));
+    const updated = await tx
+      .update(sessions)
+      .set({
+        turn: sql`${sessions.turn} + 1`,
+        phase: "delivering",
+        awaitingSince: sql`now()`,
+        leaseExpiresAt: sql`now() + ${ms(leaseMs)}`,
+        promptTokens: sql`${sessions.promptTokens} + v.pt`,
+        completionTokens: sql`${sessions.completionTokens} + v.ct`,
+        updatedAt: sql`now()`,
+      })
+      .from(recordset(usage, "id uuid, pt int, ct int"))
+      .where(sql`${sessions.id} = v.id`)
+      .returning(getTableColumns(sessions));
+    const byId = new Map(updated.map((s) => [s.id, s]));
+    const values = mine.map((w) => {
+      const session = byId.get(w.sessionId)!;
+      const turn = session.turn - 1;
+      // now() is the transaction's time: the message's timestamp equals awaitingSince.
+      return {
+        id: stableId(w.sessionId, "persona", turn),
+        sessionId: w.sessionId,
+        senderType: "persona" as const,
+        content: w.content,
+        turn,
+        timestamp: session.awaitingSince!,
+      };
+    });
+    const inserted = await tx
+      .insert(messages)
+      .values(values)
+      .onConflictDoNothing({ target: messages.id })
+      .returning();
+    const stored = new Map(inserted.map((m) => [m.id, m]));
+    const replayed = values.filter((v) => !stored.has(v.id)).map((v) => v.id);
+    if (replayed.length)
+      for (const m of await tx.select().from(messages).where(inArray(messages.id, replayed)))
+        stored.set(m.id, m);
+    const bySession = new Map<string, Message>();
+    for (const v of values) {
+      const session = byId.get(v.sessionId)!;
+      const message = stored.get(v.id)!;
+      const fresh = inserted.some((m) => m.id === v.id);
+      if (fresh) announceMessages(outbox, session.userId, [message]);
+      outbox.add(session.userId, {
+        type: "session_update",
+        sessionId: session.id,
+        data: {
+          status: session.status,
+          messageCount: session.messageCount + (fresh ? 1 : 0),
+          lastMessage: message.timestamp.toISOString(),
+        },
+      });
+      bySession.set(v.sessionId, message);
+    }
+    await outbox.flush(tx);
+    return writes.map((w) => bySession.get(w.sessionId));
+  });
+}
+
+/** Records the persona's next message of one session (see writePersonaMessages). */
+export async function writePersonaMessage(
+  db: Database,
+  sessionId: string,
+  owner: string,
+  content: string,
+  usage: { promptTokens: number; completionTokens: number } | undefined,
+  leaseMs: number,
+): Promise<Message | undefined> {
+  const [message] = await writePersonaMessages(db, owner, [{ sessionId, content, usage }], leaseMs);
+  return message;
+}
+
+export interface Delivery {
+  sessionId: string;
+  /** The persona message the agent received. */
+  delivered: Message;
+  /** Its synchronous replies. */
+  replies: string[];
+  /** More replies may come (a WebSocket, an asynchronous webhook): wait for them until replyTimeout. */
+  open: boolean;
+  /** The persona reached its goal with this message: end the session in the same transaction. */
+  goalReached?: boolean | undefined;
+  /** The persona gave up with this message (the reason): end the session in the same transaction. */
+  giveUp?: string | undefined;
+}
+
+export type DeliveryOutcome = { session: Session; ended: boolean } | undefined;
+
+/**
+ * Persona messages reached their agents, for many sessions in one transaction. Synchronous replies are recorded
+ * now; a session that may get more (`open`) waits for them until the reply timeout — unless its agent already
+ * answered while the message was being delivered. Ends a session when a limit or the goal is reached. A session
+ * that is no longer this worker's gets `undefined` and nothing is written for it.
+ */
+export async function completeDeliveries(
+  db: Database,
+  owner: string,
+  deliveries: Delivery[],
+): Promise<DeliveryOutcome[]> {
+  if (deliveries.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const outbox = new Outbox();
+    // Locked first. A bot may answer while its message is still being delivered: that reply (appendMessages, which
+    // takes the same lock) is then either committed and found below, or waits and finds the session awaiting it.
+    const ours = await lockOwned(
+      tx,
+      deliveries.map((d) => d.sessionId),
+      owner,
+    );
+    const mine = deliveries.filter((d) => ours.has(d.sessionId));
+    if (mine.length === 0) return deliveries.map(() => undefined);
+    const replyRows = mine.flatMap((d) => {
+      const turn = d.delivered.turn ?? 0;
+      // The database's clock, like the persona message's timestamp it is measured from.
+      const latencyMs = sql`greatest(0, round(extract(epoch from (now() - ${d.delivered.timestamp.toISOString()}::timestamptz)) * 1000))::int`;
+      return d.replies.map((content, i) => ({
+        id: stableId(d.sessionId, "agent", turn, i),
+        sessionId: d.sessionId,
+        senderType: "agent" as const,
+        content,
+        turn,
+        latencyMs,
+      }));
+    });
+    const inserted = replyRows.length
+      ? (
+          await tx.insert(messages).values(replyRows).onConflictDoNothing({ target: messages.id }).returning()
+        ).sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq)
+      : [];
+    const asking = mine
+      .filter((d) => d.open && d.replies.length === 0)
+      .map((d) => ({ id: d.sessionId, turn: d.delivered.turn ?? 0 }));
+    const answeredEarly = new Set<string>();
+    if (asking.length) {
+      const rows = await tx
+        .selectDistinct({ id: messages.sessionId })
+        .from(messages)
+        .innerJoin(
+          recordset(asking, "id uuid, turn int"),
+          sql`${messages.sessionId} = v.id and ${messages.turn} = v.turn`,
+        )
+        .where(eq(messages.senderType, "agent"));
+      for (const r of rows) answeredEarly.add(r.id);
+    }
+    const waiting = mine
+      .filter((d) => d.open && d.replies.length === 0 && !answeredEarly.has(d.sessionId))
+      .map((d) => d.sessionId);
+    const isWaiting = sql`${sessions.id} = any(${`{${waiting.join(",")}}`}::uuid[])`;
+    const updated = await tx
+      .update(sessions)
+      .set({
+        phase: sql`case when ${isWaiting} then 'awaiting_reply' else 'idle' end::session_phase`,
+        failures: 0,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        nextTurnAt: sql`case when ${isWaiting} then ${dueIn("replyTimeout")} else ${dueIn("messageInterval")} end`,
+        updatedAt: sql`now()`,
+      })
+      .where(
+        inArray(
+          sessions.id,
+          mine.map((d) => d.sessionId),
+        ),
+      )
+      .returning();
+    const byId = new Map(updated.map((s) => [s.id, s]));
+    const outcomes = new Map<string, DeliveryOutcome>();
+    for (const d of mine) {
+      const session = byId.get(d.sessionId)!;
+      const rows = inserted.filter((m) => m.sessionId === d.sessionId);
+      announceMessages(outbox, session.userId, rows);
+      const end: SessionEnd | undefined = d.giveUp
+        ? { reason: "persona_gave_up", detail: `persona gave up: ${d.giveUp}` }
+        : d.goalReached
+          ? { reason: "goal_reached", detail: "goal reached" }
+          : session.messageCount >= session.config.maxMessages
+            ? { reason: "message_limit", detail: "message limit reached" }
+            : undefined;
+      if (end) {
+        const ended = await endIn(tx, d.sessionId, end, undefined, outbox);
+        outcomes.set(d.sessionId, { session: ended ?? session, ended: true });
+        continue;
+      }
+      if (rows.length) outbox.add(session.userId, updateEvent(session));
+      outcomes.set(d.sessionId, { session, ended: false });
+    }
+    await outbox.flush(tx);
+    return deliveries.map((d) => outcomes.get(d.sessionId));
+  });
+}
+
+/** A persona message of one session reached its agent (see completeDeliveries). */
 export async function completeDelivery(
   db: Database,
   sessionId: string,
@@ -360,74 +568,13 @@ export async function completeDelivery(
   delivered: Message,
   replies: string[],
   open: boolean,
-  /** The persona reached its goal with this message: end the session in the same transaction. */
   goalReached = false,
-  /** The persona gave up with this message (the reason): end the session in the same transaction. */
   giveUp?: string,
-): Promise<{ session: Session; ended: boolean } | undefined> {
-  return ifOurs(db, async (tx, outbox) => {
-    const turn = delivered.turn ?? 0;
-    // Lock the session before anything else. A bot may answer while its message is still being delivered: that
-    // reply (appendMessages, which takes the same lock) is then either committed and found below, or waits and
-    // finds the session awaiting it.
-    await tx.select({ id: sessions.id }).from(sessions).where(eq(sessions.id, sessionId)).for("update");
-    // The database's clock, like the persona message's timestamp it is measured from.
-    const latencyMs = sql`greatest(0, round(extract(epoch from (now() - ${delivered.timestamp.toISOString()}::timestamptz)) * 1000))::int`;
-    // Written first; if the session is not ours any more, the guarded update below finds nothing and all of
-    // this rolls back.
-    const rows = await insertRows(
-      tx,
-      sessionId,
-      replies.map((content, i) => ({
-        id: stableId(sessionId, "agent", turn, i),
-        senderType: "agent" as const,
-        content,
-        turn,
-        latencyMs,
-      })),
-    );
-    const answered =
-      replies.length > 0 ||
-      (open &&
-        (
-          await tx
-            .select({ id: messages.id })
-            .from(messages)
-            .where(
-              and(
-                eq(messages.sessionId, sessionId),
-                eq(messages.senderType, "agent"),
-                eq(messages.turn, turn),
-              ),
-            )
-            .limit(1)
-        ).length > 0);
-    const waiting = open && !answered;
-    const [session] = await tx
-      .update(sessions)
-      .set({
-        phase: waiting ? "awaiting_reply" : "idle",
-        failures: 0,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        nextTurnAt: dueIn(waiting ? "replyTimeout" : "messageInterval"),
-        updatedAt: sql`now()`,
-      })
-      .where(owned(sessionId, owner))
-      .returning();
-    if (!session) throw new NotOurs();
-    announceMessages(outbox, session.userId, rows);
-    const end: SessionEnd | undefined = giveUp
-      ? { reason: "persona_gave_up", detail: `persona gave up: ${giveUp}` }
-      : goalReached
-        ? { reason: "goal_reached", detail: "goal reached" }
-        : session.messageCount >= session.config.maxMessages
-          ? { reason: "message_limit", detail: "message limit reached" }
-          : undefined;
-    if (end) return { session: (await endIn(tx, sessionId, end, undefined, outbox))!, ended: true };
-    if (rows.length) outbox.add(session.userId, updateEvent(session));
-    return { session, ended: false };
-  });
+): Promise<DeliveryOutcome> {
+  const [outcome] = await completeDeliveries(db, owner, [
+    { sessionId, delivered, replies, open, goalReached, giveUp },
+  ]);
+  return outcome;
 }
 
 /**

@@ -17,7 +17,8 @@ const bots: WsBot[] = [];
 
 beforeAll(async () => {
   ctx = await createTestApp(
-    { MIMIC_ALLOW_PRIVATE_TARGETS: "true", MIMIC_ENGINE_POLL_MS: "20", MIMIC_AGENT_TIMEOUT_MS: "2000" },
+    // A generous attempt timeout: these tests are about ends, and a busy machine can be slow to connect.
+    { MIMIC_ALLOW_PRIVATE_TARGETS: "true", MIMIC_ENGINE_POLL_MS: "20", MIMIC_AGENT_TIMEOUT_MS: "15000" },
     { engine: true },
   );
   api = (await createTestApp({ MIMIC_ALLOW_PRIVATE_TARGETS: "true" }, { engine: false, db: ctx.db })).app;

@@ -44,6 +44,7 @@ export function systemPrompt(persona: PersonaProfile): string {
 export function createOpenAIPersona(options: OpenAIPersonaOptions): PersonaProvider {
   const client = openaiClient(options);
   return {
+    needsTranscript: (persona, turn) => turn >= persona.script.length,
     async next({ persona, transcript, turn }: PersonaTurnInput): Promise<PersonaTurn> {
       if (turn < persona.script.length) return { content: persona.script[turn]!, goalReached: false };
       const messages: OpenAI.ChatCompletionMessageParam[] = [

@@ -673,6 +673,7 @@ function tapped(greeting: string[], rounds: Round[]): boolean[] {
 }
 
 export const scriptedPersona: PersonaProvider = {
+  needsTranscript: (persona, turn) => turn >= persona.script.length,
   async next({ sessionId, persona, transcript, turn }: PersonaTurnInput): Promise<PersonaTurn> {
     if (turn < persona.script.length) return { content: persona.script[turn]!, goalReached: false };
 

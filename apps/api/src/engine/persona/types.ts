@@ -41,4 +41,9 @@ export interface PersonaTurn {
 
 export interface PersonaProvider {
   next(input: PersonaTurnInput): Promise<PersonaTurn>;
+  /**
+   * Whether `next` reads the transcript for this turn (default: always). A turn that does not (a script line) is
+   * played without reading the conversation back from the database.
+   */
+  needsTranscript?(persona: PersonaProfile, turn: number): boolean;
 }
