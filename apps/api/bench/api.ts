@@ -1,10 +1,13 @@
 // API throughput on a real listening server, each scenario as a ratio of the no-database baseline
-// (GET /health) measured in the same run. Figures, not assertions: compare ratios across commits.
+// (GET /health) measured in the same run; and the authenticated GET /api/personas/{id} against the same work on a
+// bare Fastify 5 route and on an Express 5 route (baselines.ts), also in the same run. Figures, not assertions:
+// compare ratios across commits.
 // The database is fresh for the run (see db.ts), so repeated runs against one PostgreSQL server stay comparable.
 import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
+import { type Baseline, startBareFastify, startExpress } from "./baselines.js";
 import { cleanup, openBenchDb } from "./db.js";
 
 export interface ApiBenchOptions {
@@ -18,6 +21,8 @@ export interface ApiBenchOptions {
 
 interface Scenario {
   name: string;
+  /** Another server than Mimic (a baseline). */
+  base?: string;
   method?: "GET" | "POST";
   path: string;
   body?: unknown;
@@ -35,17 +40,13 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     MIMIC_QUOTA_PERSONAS: "0",
   });
   const db = await openBenchDb(databaseUrl, 20);
-  const app = await buildApp({
-    config,
-    db,
-    jwtSecret: "bench-secret-bench-secret-bench-secret-0000",
-    logger: false,
-  });
+  const jwtSecret = "bench-secret-bench-secret-bench-secret-0000";
+  const app = await buildApp({ config, db, jwtSecret, logger: false });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-  async function call(method: string, path: string, body?: unknown, token?: string) {
-    const res = await fetch(`${base}${path}`, {
+  async function call(method: string, path: string, body?: unknown, token?: string, server = base) {
+    const res = await fetch(`${server}${path}`, {
       method,
       headers: {
         ...(body ? { "content-type": "application/json" } : {}),
@@ -62,6 +63,7 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     password: "bench-password",
   })) as { access_token: string; user: { id: string } };
   const token = registered.access_token;
+  const baselines: Baseline[] = [];
   try {
     const { key } = (await call("POST", "/api/auth/api-keys", { name: "bench" }, token)) as { key: string };
     const personaBody = {
@@ -83,9 +85,32 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
       token,
     );
 
+    const personaPath = `/api/personas/${personaId}`;
+    const [fastify, express] = [await startBareFastify(db, jwtSecret), await startExpress(db, jwtSecret)];
+    baselines.push(fastify, express);
+    // Equivalent work, checked: the same persona for the same token, 404 for a missing one, 401 without a token.
+    const expected = JSON.stringify(await call("GET", personaPath, undefined, token));
+    for (const b of baselines) {
+      const got = JSON.stringify(await call("GET", personaPath, undefined, token, b.url));
+      if (got !== expected) throw new Error(`${b.name} answers ${got}, Mimic ${expected}`);
+      const missing = await fetch(`${b.url}/api/personas/${crypto.randomUUID()}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const anonymous = await fetch(`${b.url}${personaPath}`);
+      if (missing.status !== 404 || anonymous.status !== 401)
+        throw new Error(`${b.name}: missing → ${missing.status}, no token → ${anonymous.status}`);
+    }
+
     const scenarios: Scenario[] = [
       { name: "GET /health (baseline, no database)", path: "/health" },
-      { name: "GET /api/personas/{id} (JWT)", path: `/api/personas/${personaId}`, auth: token },
+      {
+        name: "GET /api/personas/{id} (JWT, bare Fastify 5)",
+        base: fastify.url,
+        path: personaPath,
+        auth: token,
+      },
+      { name: "GET /api/personas/{id} (JWT)", path: personaPath, auth: token },
+      { name: "GET /api/personas/{id} (JWT, Express 5)", base: express.url, path: personaPath, auth: token },
       { name: "GET /api/agents/{id} (API key)", path: `/api/agents/${agent.id}`, auth: key },
       { name: "GET /api/personas?limit=20 (page + count)", path: "/api/personas?limit=20", auth: token },
       {
@@ -101,7 +126,7 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     for (const s of scenarios) {
       console.error(`api: ${s.name} (${duration} s)…`);
       const result = await autocannon({
-        url: `${base}${s.path}`,
+        url: `${s.base ?? base}${s.path}`,
         method: s.method ?? "GET",
         connections,
         duration,
@@ -121,16 +146,25 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     }
 
     const baseline = rows[0]!.rps;
+    const rps = (name: string) => rows.find((r) => r.name === name)!.rps;
+    const mimic = rps("GET /api/personas/{id} (JWT)");
     console.log(`\nMimic API bench — ${db.label}, ${connections} connections, ${duration}s per scenario\n`);
     console.log(
-      `${"scenario".padEnd(44)} ${"req/s".padStart(9)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"× baseline".padStart(11)} errors`,
+      `${"scenario".padEnd(46)} ${"req/s".padStart(9)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"× baseline".padStart(11)} errors`,
     );
     for (const r of rows) {
       console.log(
-        `${r.name.padEnd(44)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${(r.rps / baseline).toFixed(3).padStart(11)} ${r.errors}`,
+        `${r.name.padEnd(46)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${(r.rps / baseline).toFixed(3).padStart(11)} ${r.errors}`,
       );
     }
+    // The targets: ≥ 0.8× bare Fastify 5 and ≥ 4× Express 5 on the same request.
+    console.log(
+      `\nGET /api/personas/{id} (JWT): Mimic ${mimic.toFixed(0)} req/s — ` +
+        `${(mimic / rps("GET /api/personas/{id} (JWT, bare Fastify 5)")).toFixed(2)}× bare Fastify, ` +
+        `${(mimic / rps("GET /api/personas/{id} (JWT, Express 5)")).toFixed(2)}× Express 5`,
+    );
   } finally {
+    for (const b of baselines) await b.close();
     await app.close();
     await cleanup(db, [registered.user.id]);
     await db.close();

@@ -167,8 +167,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...healthSchemas,
   ];
 
-  app.addHook("onSend", async (request, reply) => {
+  // Hooks that run on every request take a callback: no promise to allocate and settle.
+  app.addHook("onSend", (request, reply, _payload, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
 
   // First, so that every response, errors from the hooks after it included, carries the security headers.
@@ -216,9 +218,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
 
   // Identity is known (auth plugin) and the rate limit applied (onRequest) before this runs.
-  app.addHook("preValidation", async (request) => {
-    const url = request.routeOptions.url;
-    if (url?.startsWith("/api/") && !request.routeOptions.config.public) await app.requireAuth(request);
+  app.addHook("preValidation", (request, _reply, done) => {
+    if (request.auth) return done();
+    const { url, config } = request.routeOptions;
+    if (!url?.startsWith("/api/") || config.public) return done();
+    app.requireAuth(request).then(() => done(), done);
   });
 
   // Live events: one LISTEN per process. The engine, when it runs here, stops first on close (leases released

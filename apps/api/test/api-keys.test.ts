@@ -74,6 +74,14 @@ describe("expired API keys", () => {
       .update(apiKeys)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(eq(apiKeys.id, id));
+    // Changed in the database, not through this app: the database's notification is what it hears.
+    await expect
+      .poll(
+        async () =>
+          (await ctx.app.inject({ method: "GET", url: "/api/auth/me", headers: bearer })).statusCode,
+        { timeout: 1000 },
+      )
+      .toBe(401);
     for (const [method, url] of [
       ["GET", "/api/auth/me"],
       ["GET", "/api/agents"],

@@ -51,11 +51,10 @@ export default fp(
       allowList: (request) =>
         request.url.startsWith("/docs") || request.url.startsWith("/health") || request.url === "/metrics",
       // A key that opens no session counts against the caller's IP, like any anonymous request.
-      keyGenerator: async (request) => {
-        if (request.auth) return `user:${request.auth.user.id}`;
-        const agentId = await agentOf(request);
-        return agentId ? `agent:${agentId}` : `ip:${request.ip}`;
-      },
+      keyGenerator: (request) =>
+        request.auth
+          ? `user:${request.auth.user.id}`
+          : agentOf(request).then((agentId) => (agentId ? `agent:${agentId}` : `ip:${request.ip}`)),
       errorResponseBuilder: (_request, context) =>
         new AppError(
           "RATE_LIMIT_EXCEEDED",
@@ -75,10 +74,11 @@ export default fp(
     });
 
     // The plugin reports the reset as seconds from now; the seed's X-RateLimit-Reset is a Unix timestamp.
-    app.addHook("onSend", async (_request, reply) => {
+    app.addHook("onSend", (_request, reply, _payload, done) => {
       const reset = reply.getHeader("x-ratelimit-reset");
       if (reset !== undefined)
         reply.header("x-ratelimit-reset", Math.floor(Date.now() / 1000) + Number(reset));
+      done();
     });
   },
   { name: "rate-limit", dependencies: ["auth"] },

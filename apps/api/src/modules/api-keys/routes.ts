@@ -59,7 +59,10 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb }> = async (a
       },
     },
     async (request, reply) => {
-      await revokeApiKey(db.db, userOf(request).id, request.params.id);
+      const userId = userOf(request).id;
+      await revokeApiKey(db.db, userId, request.params.id);
+      // At once in this process; the others hear it from the database.
+      app.forgetCredentials(userId);
       return reply.status(204).send(null);
     },
   );
