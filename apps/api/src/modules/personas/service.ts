@@ -95,9 +95,26 @@ export async function createPersona(
   });
 }
 
+/** The query behind GET /api/personas/{id}, built once per database (the busiest read of the API). */
+const byIdQueries = new WeakMap<Database, ReturnType<typeof prepareById>>();
+const prepareById = (db: Database) =>
+  db
+    .select(columns)
+    .from(personas)
+    .where(
+      and(
+        eq(personas.id, sql.placeholder("id")),
+        eq(personas.userId, sql.placeholder("userId")),
+        isNull(personas.deletedAt),
+      ),
+    )
+    .prepare("mimic_get_persona");
+
 export async function getPersona(db: Database, userId: string, id: string) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
-  const [row] = await db.select(columns).from(personas).where(owned(userId, id));
+  let query = byIdQueries.get(db);
+  if (!query) byIdQueries.set(db, (query = prepareById(db)));
+  const [row] = await query.execute({ id, userId });
   if (!row) throw notFound("Persona");
   return row;
 }
