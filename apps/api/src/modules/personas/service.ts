@@ -113,7 +113,10 @@ const prepareById = (db: Database) =>
 export async function getPersona(db: Database, userId: string, id: string) {
   if (!UUID_RE.test(id)) throw notFound("Persona");
   let query = byIdQueries.get(db);
-  if (!query) byIdQueries.set(db, (query = prepareById(db)));
+  if (!query) {
+    query = prepareById(db);
+    byIdQueries.set(db, query);
+  }
   const [row] = await query.execute({ id, userId });
   if (!row) throw notFound("Persona");
   return row;
