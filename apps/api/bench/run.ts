@@ -1,17 +1,23 @@
-// `pnpm bench`: the API throughput benchmark (api.ts), the engine benchmark (engine.ts), then analytics on a
-// large transcript store (analytics.ts). Figures, not assertions: every figure comes with a ratio against a
-// baseline measured in the same run.
-//   pnpm bench [--only api|engine|analytics]
+// `pnpm bench`: the API throughput benchmark (api.ts), the engine benchmark (engine.ts), analytics on a large
+// transcript store (analytics.ts), live-event fan-out (live.ts), then `pnpm dev` start-up (startup.ts). Figures, not
+// assertions: every figure comes with a ratio against a baseline measured in the same run (or a goal).
+//   pnpm bench [--only api|engine|analytics|live|startup]
 //     analytics: [--messages 100000] [--iterations 20]
+//     live:   [--subscribers 1000[,…]] [--events 200] [--rate 20] [--subscriber-threads 1]
+//     startup: [--startup-runs 3] (always the embedded database)
 //     API:    [--duration 5] [--connections 20]
-//     engine: [--sessions 1000,10000] [--seconds 20] [--warmup 5] [--interval 1] [--concurrency 200[,400…]]
-//             [--poll-ms 200] [--baseline 10] [--pool 20]
+//     engine: [--sessions 2000@1,10000@5] [--seconds 20] [--warmup 5] [--concurrency 200[,400…]]
+//             [--poll-ms 200] [--baseline 10] [--pool 20] [--scale 4000@1] [--workers 2]
+//             (sessions@messageInterval in seconds; a bare count uses --interval, default 1. --scale is measured
+//             with one engine process and with --workers processes: PostgreSQL only, 0 or 1 to skip)
 // DATABASE_URL set → PostgreSQL (a throwaway database per measurement on that server), else in-memory PGlite.
 // Progress goes to stderr, the tables to stdout. Defaults take about 2½ minutes on a 2-core machine.
 import { parseArgs } from "node:util";
 import { type AnalyticsBenchOptions, runAnalyticsBench } from "./analytics.js";
 import { type ApiBenchOptions, runApiBench } from "./api.js";
 import { type EngineBenchOptions, runEngineBench } from "./engine.js";
+import { type LiveBenchOptions, runLiveBench } from "./live.js";
+import { runStartupBench, type StartupBenchOptions } from "./startup.js";
 
 function fail(message: string): never {
   console.error(`pnpm bench: ${message}`);
@@ -22,16 +28,23 @@ const options = {
   only: { type: "string" },
   duration: { type: "string", default: "5" },
   connections: { type: "string", default: "20" },
-  sessions: { type: "string", default: "1000,10000" },
+  sessions: { type: "string", default: "2000@1,10000@5" },
+  scale: { type: "string", default: "4000@1" },
+  workers: { type: "string", default: "2" },
   seconds: { type: "string", default: "20" },
   warmup: { type: "string", default: "5" },
   interval: { type: "string", default: "1" },
-  concurrency: { type: "string", default: "50" },
+  concurrency: { type: "string", default: "200" },
   "poll-ms": { type: "string", default: "200" },
   baseline: { type: "string", default: "10" },
   pool: { type: "string", default: "20" },
   messages: { type: "string", default: "100000" },
   iterations: { type: "string", default: "20" },
+  subscribers: { type: "string", default: "1000" },
+  events: { type: "string", default: "200" },
+  rate: { type: "string", default: "20" },
+  "subscriber-threads": { type: "string", default: "1" },
+  "startup-runs": { type: "string", default: "3" },
 } as const;
 
 let values: ReturnType<typeof parseArgs<{ options: typeof options }>>["values"];
@@ -54,7 +67,7 @@ function number(name: keyof typeof options, { min = 0, integer = true } = {}): n
   return value;
 }
 
-function list(name: "sessions" | "concurrency"): number[] {
+function list(name: "concurrency" | "subscribers"): number[] {
   const items = String(values[name])
     .split(",")
     .map((s) => Number(s.trim()));
@@ -63,10 +76,24 @@ function list(name: "sessions" | "concurrency"): number[] {
   return items;
 }
 
-const only = values.only;
-if (only !== undefined && only !== "api" && only !== "engine" && only !== "analytics") {
-  fail("--only must be api, engine or analytics");
+/** `2000@1,10000@5`: session counts, each with its messageInterval in seconds (default --interval). */
+function scenarios(name: "sessions" | "scale"): { sessions: number; interval: number }[] {
+  const fallback = number("interval", { min: 0.001, integer: false });
+  return String(values[name])
+    .split(",")
+    .map((item) => {
+      const [count, at] = item.trim().split("@");
+      const sessions = Number(count);
+      const interval = at === undefined ? fallback : Number(at);
+      if (!Number.isInteger(sessions) || sessions < 1 || !Number.isFinite(interval) || interval <= 0)
+        fail(`--${name} must be a comma-separated list of sessions[@interval] (got ${values[name]})`);
+      return { sessions, interval };
+    });
 }
+
+const only = values.only;
+const benches = ["api", "engine", "analytics", "live", "startup"];
+if (only !== undefined && !benches.includes(only)) fail(`--only must be ${benches.join(", ")}`);
 const databaseUrl = process.env.DATABASE_URL || undefined;
 
 // Every flag is checked before anything runs.
@@ -76,10 +103,11 @@ const api: ApiBenchOptions = {
   databaseUrl,
 };
 const engine: EngineBenchOptions = {
-  sessions: list("sessions"),
+  scenarios: scenarios("sessions"),
+  scale: scenarios("scale")[0],
+  workers: number("workers"),
   seconds: number("seconds", { min: 1, integer: false }),
   warmup: number("warmup", { integer: false }),
-  interval: number("interval", { min: 0.001, integer: false }),
   concurrency: list("concurrency"),
   pollMs: number("poll-ms", { min: 10 }),
   baseline: number("baseline"),
@@ -93,9 +121,20 @@ const analytics: AnalyticsBenchOptions = {
   databaseUrl,
 };
 
+const live: LiveBenchOptions = {
+  subscribers: list("subscribers"),
+  events: number("events", { min: 1 }),
+  rate: number("rate", { min: 0.1, integer: false }),
+  threads: number("subscriber-threads", { min: 1 }),
+  databaseUrl,
+};
+const startup: StartupBenchOptions = { runs: number("startup-runs", { min: 1 }) };
+
 if (!only || only === "api") await runApiBench(api);
 if (!only || only === "engine") await runEngineBench(engine);
 if (!only || only === "analytics") await runAnalyticsBench(analytics);
+if (!only || only === "live") await runLiveBench(live);
+if (!only || only === "startup") await runStartupBench(startup);
 
 // Everything is closed by now (servers, engine, databases, bot); exit without waiting for stray timers.
 process.exit(0);

@@ -121,6 +121,39 @@ describe("live events on /api/ws", () => {
     client.socket.close();
   });
 
+  it("sends events as text frames, the same bytes to every subscriber of a session", async () => {
+    const session = await runningSession(owner, { maxMessages: 100, messageInterval: 60, duration: 120 });
+    const clients = await Promise.all([connect({ token: owner.token }), connect({ token: owner.token })]);
+    const frames = clients.map((client) => {
+      const seen: { text: string; binary: boolean }[] = [];
+      client.socket.on("message", (data, isBinary) => seen.push({ text: data.toString(), binary: isBinary }));
+      client.send({ type: "subscribe", sessionId: session.id });
+      return seen;
+    });
+    await expect
+      .poll(() => clients.every((c) => c.events.some((e) => e.type === "session_update")))
+      .toBe(true);
+    for (const content of ["fan-out 1", "fan-out 2"]) {
+      const posted = await ctx.app.inject({
+        method: "POST",
+        url: `/api/sessions/${session.id}/messages`,
+        headers: owner.headers,
+        payload: { senderType: "persona", content },
+      });
+      expect(posted.statusCode).toBe(201);
+    }
+    await ctx.app.inject({ method: "DELETE", url: `/api/sessions/${session.id}`, headers: owner.headers });
+    await expect
+      .poll(() => clients.every((c) => c.events.some((e) => e.type === "session_end")), { timeout: 10_000 })
+      .toBe(true);
+    for (const seen of frames) expect(seen.filter((f) => f.binary)).toEqual([]);
+    const posted = (seen: { text: string }[]) =>
+      seen.map((f) => f.text).filter((t) => t.startsWith('{"type":"new_message"') && t.includes("fan-out"));
+    expect(posted(frames[0]!)).toHaveLength(2);
+    expect(posted(frames[1]!)).toEqual(posted(frames[0]!));
+    for (const client of clients) client.socket.close();
+  });
+
   it("answers another user's session with an error event and never its data", async () => {
     const stranger = await registerUser(ctx.app);
     const session = await runningSession(owner, { maxMessages: 4, messageInterval: 0.1 });

@@ -3,6 +3,7 @@
 // with the session's `seq`, plus subscribed, unsubscribed and error. A subscriber is sent what it missed, read from
 // the tables: after the `afterSeq` it gave, after a jump in seq (a lost notification), and after the event listener
 // was down — so it sees every message once, in order, whatever the network or the database did meanwhile.
+import type { Socket } from "node:net";
 import type { MimicDb } from "@mimic/db";
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
@@ -11,6 +12,20 @@ import { UUID_RE } from "../../lib/schemas.js";
 import { bearerToken, userOf } from "../../plugins/auth.js";
 import { isDatabaseUnavailable } from "../../plugins/errors.js";
 import { readCatchUp } from "./service.js";
+
+/**
+ * Each event as it goes on the wire, encoded once however many sockets it goes to: the hub hands the same object to
+ * every subscriber of its session, and ws sends a Buffer as it is.
+ */
+const encoded = new WeakMap<SessionEvent, Buffer>();
+function encode(event: SessionEvent): Buffer {
+  let data = encoded.get(event);
+  if (!data) {
+    data = Buffer.from(JSON.stringify(event));
+    encoded.set(event, data);
+  }
+  return data;
+}
 
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 const PING_INTERVAL_MS = 30_000;
@@ -80,6 +95,21 @@ export async function liveRoutes(
       const send = (payload: object) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
       };
+      const sendEvent = (event: SessionEvent) => {
+        if (socket.readyState === socket.OPEN) socket.send(encode(event), { binary: false });
+      };
+      // Frames sent together (a notification's message and session update, a catch-up) leave in one write: with
+      // many subscribers, a write per socket per event is most of what fan-out costs.
+      // The connection under the WebSocket (there is none when tests inject one).
+      const tcp = request.raw.socket as Socket | undefined;
+      const together = (send: () => void) => {
+        tcp?.cork();
+        try {
+          send();
+        } finally {
+          tcp?.uncork();
+        }
+      };
       const sendError = (code: ErrorCode, message: string, sessionId?: string) =>
         send({ type: "error", ...(sessionId ? { sessionId } : {}), error: { code, message } });
 
@@ -126,7 +156,7 @@ export async function liveRoutes(
           if (sub.ended) return;
           sub.ended = true;
         }
-        send(event);
+        sendEvent(event);
       };
 
       /**
@@ -175,22 +205,27 @@ export async function liveRoutes(
               return sendError("RESOURCE_NOT_FOUND", "Session not found", sub.sessionId);
             }
             const first = !sub.confirmed;
-            if (first) {
-              sub.confirmed = true;
-              send({ type: "subscribed", sessionId: sub.sessionId });
-            }
-            for (const event of result.messages)
-              if (event.seq === undefined || event.seq > sub.seq) send(event);
-            if (first || result.seq > sub.seq) send(result.snapshot);
-            sub.seq = Math.max(sub.seq, result.seq);
-            if (result.end && !sub.ended) {
-              sub.ended = true;
-              send(result.end);
-              // A session already over when subscribing: nothing more will come.
-              if (first) return remove(sub);
-            }
+            const end = sub.ended ? undefined : result.end;
+            together(() => {
+              if (first) {
+                sub.confirmed = true;
+                send({ type: "subscribed", sessionId: sub.sessionId });
+              }
+              for (const event of result.messages)
+                if (event.seq === undefined || event.seq > sub.seq) sendEvent(event);
+              if (first || result.seq > sub.seq) sendEvent(result.snapshot);
+              sub.seq = Math.max(sub.seq, result.seq);
+              if (end) {
+                sub.ended = true;
+                sendEvent(end);
+              }
+            });
+            // A session already over when subscribing: nothing more will come.
+            if (end && first) return remove(sub);
             sub.live = true;
-            while (sub.live && sub.buffer.length > 0 && !sub.cancelled) deliver(sub, sub.buffer.shift()!);
+            together(() => {
+              while (sub.live && sub.buffer.length > 0 && !sub.cancelled) deliver(sub, sub.buffer.shift()!);
+            });
           } while (sub.again && !sub.cancelled);
         } finally {
           sub.syncing = false;
@@ -214,12 +249,16 @@ export async function liveRoutes(
         };
         subscriptions.set(sessionId, sub);
         // Events are buffered from the moment of subscribing, so none falls between the catch-up and live delivery.
-        sub.unsubscribe = hub.subscribe(
+        sub.unsubscribe = hub.subscribeBatches(
           sessionId,
-          (event, ownerId) => {
+          (events, ownerId) => {
             if (ownerId !== user.id || sub.cancelled) return;
-            if (sub.live) deliver(sub, event);
-            else sub.buffer.push(event);
+            together(() => {
+              for (const event of events) {
+                if (sub.live) deliver(sub, event);
+                else sub.buffer.push(event);
+              }
+            });
           },
           () => {
             if (!sub.cancelled) void catchUp(sub).catch(failed(sub));
