@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb } from "@mimic/db";
+import { openDb } from "@mimic/db";
 import { buildApp } from "./app.js";
 import { loadConfig } from "./config.js";
 
@@ -52,9 +52,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
       HOST: "127.0.0.1",
       PORT: "0",
     });
-    const db = createDb({ dataDir: join(config.dataDir, "pg") });
+    // A new data directory each time: unpacked from the migrated template, not initialised (see openDb).
+    const db = await openDb({ dataDir: join(config.dataDir, "pg") });
     try {
-      await db.migrate();
       const app = await buildApp({
         config,
         db,

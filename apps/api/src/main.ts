@@ -1,6 +1,7 @@
-// Starts Mimic: validates config, opens and migrates the database, listens, and shuts down in order.
+// Starts Mimic: validates config, opens and migrates the database (a new embedded one from a migrated template),
+// listens, and shuts down in order.
 import { join } from "node:path";
-import { createDb } from "@mimic/db";
+import { openDb } from "@mimic/db";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import type { DemoBot } from "./demo/bot.js";
@@ -19,12 +20,11 @@ async function main() {
     throw error;
   }
 
-  const db = createDb(
+  const db = await openDb(
     config.databaseUrl
       ? { url: config.databaseUrl, maxConnections: 20 }
       : { dataDir: join(config.dataDir, "pg") },
   );
-  await db.migrate();
   // MIMIC_ROLE: "all" serves HTTP and runs the engine, "api" only serves, "worker" only runs the engine.
   const app = await buildApp({
     config,

@@ -29,6 +29,8 @@ export interface CreateDbOptions {
   dataDir?: string | undefined;
   /** An already-open PGlite instance (tests clone a migrated template). */
   pglite?: PGlite | undefined;
+  /** A new PGlite database's contents, as a `dumpDataDir()` tarball (see openDb). */
+  loadDataDir?: Blob | undefined;
   /** postgres.js pool size. */
   maxConnections?: number | undefined;
   /** Called when the server reports a notice; silent by default. */
@@ -72,7 +74,10 @@ function createPgliteDb(options: CreateDbOptions): MimicDb {
   if (!client) {
     const dir = options.dataDir && options.dataDir !== "memory" ? options.dataDir : undefined;
     if (dir) mkdirSync(dir, { recursive: true });
-    client = new PGlite(dir);
+    client = new PGlite({
+      ...(dir ? { dataDir: dir } : {}),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    });
   }
   const pg = client;
   const db = drizzlePglite(pg, { schema, casing: "snake_case" }) as unknown as Database;

@@ -1,2 +1,3 @@
 export * from "./client.js";
+export * from "./open.js";
 export * from "./schema/index.js";

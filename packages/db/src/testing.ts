@@ -3,18 +3,16 @@
 // PostgreSQL (DATABASE_URL set): a migrated template database, copied with CREATE DATABASE … TEMPLATE.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
-import { createDb, MIGRATIONS_FOLDER, type MimicDb } from "./client.js";
+import { createDb, MIGRATIONS_FOLDER, type MimicDb, migrationStatus } from "./client.js";
+import { migratedPglite } from "./open.js";
 
 let pgliteTemplate: Promise<PGlite> | undefined;
 
 async function migratedPgliteTemplate(): Promise<PGlite> {
-  pgliteTemplate ??= (async () => {
-    const template = new PGlite();
-    await createDb({ pglite: template }).migrate();
-    return template;
-  })();
+  // Unpacked from the cached migrated tarball when there is one (see openDb): far cheaper than initdb.
+  pgliteTemplate ??= migratedPglite();
   return pgliteTemplate;
 }
 
@@ -37,14 +35,27 @@ async function ensurePostgresTemplate(url: string): Promise<string> {
       try {
         // Several test workers may race to build the template: serialize them on an advisory lock.
         await admin`select pg_advisory_lock(727274)`;
-        const [found] = await admin`select 1 from pg_database where datname = ${name}`;
+        let [found] = await admin`select 1 from pg_database where datname = ${name}`;
+        if (found && !(await isMigrated(withDatabase(url, name)))) {
+          // Created but never migrated (a run that died in between, when templates were built in place): rebuild.
+          await admin.unsafe(`drop database "${name}" with (force)`);
+          found = undefined;
+        }
         if (!found) {
-          await admin.unsafe(`create database "${name}"`);
-          const migrator = createDb({ url: withDatabase(url, name), maxConnections: 1 });
+          // Built under another name and renamed once migrated: a run that dies halfway leaves no template behind.
+          const building = `${name}_building_${randomBytes(4).toString("hex")}`;
+          await admin.unsafe(`create database "${building}"`);
           try {
-            await migrator.migrate();
-          } finally {
-            await migrator.close();
+            const migrator = createDb({ url: withDatabase(url, building), maxConnections: 1 });
+            try {
+              await migrator.migrate();
+            } finally {
+              await migrator.close();
+            }
+            await admin.unsafe(`alter database "${building}" rename to "${name}"`);
+          } catch (error) {
+            await admin.unsafe(`drop database if exists "${building}" with (force)`);
+            throw error;
           }
         }
         await admin`select pg_advisory_unlock(727274)`;
@@ -56,6 +67,16 @@ async function ensurePostgresTemplate(url: string): Promise<string> {
     templates.set(url, ready);
   }
   return ready;
+}
+
+async function isMigrated(url: string): Promise<boolean> {
+  const db = createDb({ url, maxConnections: 1 });
+  try {
+    const status = await migrationStatus(db);
+    return status.applied >= status.expected;
+  } finally {
+    await db.close();
+  }
 }
 
 function withDatabase(url: string, database: string): string {
