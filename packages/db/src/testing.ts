@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
-import { createDb, MIGRATIONS_FOLDER, type MimicDb, migrationStatus } from "./client.js";
+import { createDb, MIGRATIONS_FOLDER, type MimicDb } from "./client.js";
 import { migratedPglite } from "./open.js";
 
 let pgliteTemplate: Promise<PGlite> | undefined;
@@ -35,12 +35,8 @@ async function ensurePostgresTemplate(url: string): Promise<string> {
       try {
         // Several test workers may race to build the template: serialize them on an advisory lock.
         await admin`select pg_advisory_lock(727274)`;
-        let [found] = await admin`select 1 from pg_database where datname = ${name}`;
-        if (found && !(await isMigrated(withDatabase(url, name)))) {
-          // Created but never migrated (a run that died in between, when templates were built in place): rebuild.
-          await admin.unsafe(`drop database "${name}" with (force)`);
-          found = undefined;
-        }
+        // Never connected to once built: CREATE DATABASE … TEMPLATE fails while anyone else is connected to it.
+        const [found] = await admin`select 1 from pg_database where datname = ${name}`;
         if (!found) {
           // Built under another name and renamed once migrated: a run that dies halfway leaves no template behind.
           const building = `${name}_building_${randomBytes(4).toString("hex")}`;
@@ -67,16 +63,6 @@ async function ensurePostgresTemplate(url: string): Promise<string> {
     templates.set(url, ready);
   }
   return ready;
-}
-
-async function isMigrated(url: string): Promise<boolean> {
-  const db = createDb({ url, maxConnections: 1 });
-  try {
-    const status = await migrationStatus(db);
-    return status.applied >= status.expected;
-  } finally {
-    await db.close();
-  }
 }
 
 function withDatabase(url: string, database: string): string {
