@@ -237,12 +237,18 @@ type MessageValues = {
   timestamp?: Date;
 };
 
-/** Inserts messages; ids already stored are skipped. Returns the new rows in transcript order. */
-async function insertRows(tx: Executor, sessionId: string, values: MessageValues[]): Promise<Message[]> {
+/**
+ * Inserts messages, of one session or of many in one statement; ids already stored are skipped. Returns the new
+ * rows in transcript order.
+ */
+async function insertRows(
+  tx: Executor,
+  values: (MessageValues & { sessionId: string })[],
+): Promise<Message[]> {
   if (values.length === 0) return [];
   const rows = await tx
     .insert(messages)
-    .values(values.map((v) => ({ ...v, sessionId })))
+    .values(values)
     .onConflictDoNothing({ target: messages.id })
     .returning();
   return rows.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq);
@@ -260,7 +266,10 @@ async function insertMessages(
   values: MessageValues[],
   outbox: Outbox,
 ) {
-  const rows = await insertRows(tx, session.id, values);
+  const rows = await insertRows(
+    tx,
+    values.map((v) => ({ ...v, sessionId: session.id })),
+  );
   announceMessages(outbox, session.userId, rows);
   return rows;
 }
@@ -396,11 +405,8 @@ export async function writePersonaMessages(
         timestamp: session.awaitingSince!,
       };
     });
-    const inserted = await tx
-      .insert(messages)
-      .values(values)
-      .onConflictDoNothing({ target: messages.id })
-      .returning();
+    const inserted = await insertRows(tx, values);
+    const fresh = new Set(inserted.map((m) => m.id));
     const stored = new Map(inserted.map((m) => [m.id, m]));
     const replayed = values.filter((v) => !stored.has(v.id)).map((v) => v.id);
     if (replayed.length)
@@ -410,14 +416,13 @@ export async function writePersonaMessages(
     for (const v of values) {
       const session = byId.get(v.sessionId)!;
       const message = stored.get(v.id)!;
-      const fresh = inserted.some((m) => m.id === v.id);
-      if (fresh) announceMessages(outbox, session.userId, [message]);
+      if (fresh.has(v.id)) announceMessages(outbox, session.userId, [message]);
       outbox.add(session.userId, {
         type: "session_update",
         sessionId: session.id,
         data: {
           status: session.status,
-          messageCount: session.messageCount + (fresh ? 1 : 0),
+          messageCount: session.messageCount + (fresh.has(v.id) ? 1 : 0),
           lastMessage: message.timestamp.toISOString(),
         },
       });
@@ -493,11 +498,10 @@ export async function completeDeliveries(
         latencyMs,
       }));
     });
-    const inserted = replyRows.length
-      ? (
-          await tx.insert(messages).values(replyRows).onConflictDoNothing({ target: messages.id }).returning()
-        ).sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq)
-      : [];
+    // In transcript order, by session (Map.groupBy needs Node 21).
+    const repliesBySession = new Map<string, Message[]>();
+    for (const m of await insertRows(tx, replyRows))
+      repliesBySession.set(m.sessionId, [...(repliesBySession.get(m.sessionId) ?? []), m]);
     const asking = mine
       .filter((d) => d.open && d.replies.length === 0)
       .map((d) => ({ id: d.sessionId, turn: d.delivered.turn ?? 0 }));
@@ -538,7 +542,7 @@ export async function completeDeliveries(
     const outcomes = new Map<string, DeliveryOutcome>();
     for (const d of mine) {
       const session = byId.get(d.sessionId)!;
-      const rows = inserted.filter((m) => m.sessionId === d.sessionId);
+      const rows = repliesBySession.get(d.sessionId) ?? [];
       announceMessages(outbox, session.userId, rows);
       const end: SessionEnd | undefined = d.giveUp
         ? { reason: "persona_gave_up", detail: `persona gave up: ${d.giveUp}` }
