@@ -36,6 +36,8 @@ export type VoiceAgentConfig = {
   phone_number?: string;
   url?: string;
   api_key?: string;
+  /** Sent to the bot in the Media Streams `start` frame, as Twilio sends a TwiML `<Stream>`'s `<Parameter>`s. */
+  custom_parameters?: Record<string, string>;
 };
 
 export type AgentConfigByType = {

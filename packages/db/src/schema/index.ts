@@ -1,6 +1,7 @@
 export * from "./agents.js";
 export * from "./api-keys.js";
 export * from "./enums.js";
+export * from "./message-audio.js";
 export * from "./messages.js";
 export * from "./personas.js";
 export * from "./sessions.js";

@@ -49,9 +49,42 @@ export interface WhatsappMessageMeta {
   error?: { code: number; message: string; details: string };
 }
 
+/** Kinds of trouble found in a voice bot's Media Streams frames (system findings; they fail `voice_valid`). */
+export const VOICE_FINDINGS = [
+  "bad_frame",
+  "wrong_stream",
+  "wrong_format",
+  "unknown_event",
+  "mark_misuse",
+  "connection",
+] as const;
+export type VoiceFinding = (typeof VOICE_FINDINGS)[number];
+
+/** What a message was on a voice call. Times are ms on the call's clock (0 = the `start` frame). */
+export interface VoiceMessageMeta {
+  /** When the speech began and ended: for the bot, on the simulated playback clock (what the caller heard). */
+  startMs?: number;
+  endMs?: number;
+  /** Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over. */
+  firstAudioMs?: number;
+  /** Agent utterances: the bot started speaking while the persona was still talking. */
+  talkOver?: boolean;
+  /** Agent utterances: the persona interrupted after `afterMs` of the bot's speech; the bot sent `clear` `clearedAfterMs` later (null: it kept talking). */
+  bargeIn?: { afterMs: number; clearedAfterMs: number | null };
+  /** Persona turns: DTMF digits pressed. */
+  dtmf?: string;
+  /** Persona turns: the persona stayed silent (tests the bot's re-prompt). */
+  silent?: boolean;
+  /** The turn's audio is stored: GET /api/sessions/{id}/messages/{messageId}/audio. */
+  audio?: boolean;
+  /** System findings: what was wrong with the bot's stream. */
+  finding?: VoiceFinding;
+}
+
 /** Channel detail of a message (null for most). */
 export interface MessageMetadata {
   whatsapp?: WhatsappMessageMeta;
+  voice?: VoiceMessageMeta;
 }
 
 export const messages = pgTable(

@@ -10,6 +10,18 @@ export interface PersonaConfig {
   sessionDuration?: number;
   maxMessages?: number;
   replyTimeout?: number;
+  /** How the persona speaks and behaves on voice calls. */
+  voice?: PersonaVoiceConfig;
+}
+
+/** The offline voices Mimic speaks with (flite). `kal` is native 8 kHz phone audio; the others are resampled. */
+export const PERSONA_VOICES = ["kal", "slt", "rms", "awb"] as const;
+
+export interface PersonaVoiceConfig {
+  /** Default `kal`. */
+  voice?: (typeof PERSONA_VOICES)[number];
+  /** Barge in: the persona starts talking this many ms into each bot utterance, and the bot should stop (`clear`). */
+  interruptAfterMs?: number;
 }
 
 export const personas = pgTable(

@@ -25,7 +25,10 @@ export type SessionCheck =
   | { type: "must_not_match"; pattern: string }
   | { type: "goal_reached" }
   | { type: "llm_judge"; rubric: string }
-  | { type: "whatsapp_valid" };
+  | { type: "whatsapp_valid" }
+  | { type: "voice_valid" }
+  | { type: "first_audio_within"; ms: number }
+  | { type: "no_long_silence"; ms: number };
 
 export interface CheckResult {
   name: string;

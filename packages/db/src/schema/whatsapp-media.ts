@@ -1,11 +1,6 @@
-import { customType, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { agents } from "./agents.js";
-import { createdAt } from "./columns.js";
-
-const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
-  dataType: () => "bytea",
-  fromDriver: (value) => Buffer.from(value),
-});
+import { bytea, createdAt } from "./columns.js";
 
 /** Media a WhatsApp bot uploaded to Mimic's Graph surface (POST /{phone_number_id}/media), per agent. */
 export const whatsappMedia = pgTable(
