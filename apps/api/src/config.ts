@@ -77,6 +77,30 @@ export const EnvSchema = Type.Object({
   MIMIC_LLM_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   MIMIC_LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
   MIMIC_LLM_TIMEOUT_MS: Type.Optional(Int("Timeout of one LLM call (default 30000)")),
+  MIMIC_STT_BASE_URL: Type.Optional(
+    Type.String({
+      pattern: "^https?://",
+      description:
+        "OpenAI-compatible speech-to-text endpoint, with its /v1 (`/audio/transcriptions` is appended); voice agents need it",
+    }),
+  ),
+  MIMIC_STT_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  MIMIC_STT_MODEL: Type.Optional(Type.String({ minLength: 1, description: "Default whisper-1" })),
+  MIMIC_STT_TIMEOUT_MS: Type.Optional(Int("Timeout of one transcription (default 30000)")),
+  MIMIC_TTS_BASE_URL: Type.Optional(
+    Type.String({
+      pattern: "^https?://",
+      description:
+        "OpenAI-compatible text-to-speech endpoint, with its /v1 (`/audio/speech` is appended); without it Mimic speaks offline with flite",
+    }),
+  ),
+  MIMIC_TTS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  MIMIC_TTS_MODEL: Type.Optional(Type.String({ minLength: 1, description: "Default tts-1" })),
+  MIMIC_TTS_VOICE: Type.Optional(Type.String({ minLength: 1, description: "Default alloy" })),
+  MIMIC_TTS_TIMEOUT_MS: Type.Optional(Int("Timeout of one speech synthesis (default 30000)")),
+  MIMIC_VOICE_SILENCE_MS: Type.Optional(
+    Int("Silence that ends a voice bot's utterance, in ms (default 800)"),
+  ),
   MIMIC_WS_MAX_CONNECTIONS: Type.Optional(Int("Concurrent live-event connections per user (default 10)")),
   MIMIC_WS_PING_MS: Type.Optional(
     Int("Live-event keep-alive and credential re-check period (default 30000)"),
@@ -213,6 +237,27 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       apiKey: env.MIMIC_LLM_API_KEY ?? "not-needed",
       model: env.MIMIC_LLM_MODEL ?? "gpt-4o-mini",
       timeoutMs: int(env.MIMIC_LLM_TIMEOUT_MS, 30_000),
+    },
+    /** Voice agents: Mimic hears the bot through STT (required to run them) and speaks with TTS (else flite). */
+    voice: {
+      stt: env.MIMIC_STT_BASE_URL
+        ? {
+            baseURL: env.MIMIC_STT_BASE_URL,
+            apiKey: env.MIMIC_STT_API_KEY ?? "not-needed",
+            model: env.MIMIC_STT_MODEL ?? "whisper-1",
+            timeoutMs: Math.max(100, int(env.MIMIC_STT_TIMEOUT_MS, 30_000)),
+          }
+        : undefined,
+      tts: env.MIMIC_TTS_BASE_URL
+        ? {
+            baseURL: env.MIMIC_TTS_BASE_URL,
+            apiKey: env.MIMIC_TTS_API_KEY ?? "not-needed",
+            model: env.MIMIC_TTS_MODEL ?? "tts-1",
+            voice: env.MIMIC_TTS_VOICE ?? "alloy",
+            timeoutMs: Math.max(100, int(env.MIMIC_TTS_TIMEOUT_MS, 30_000)),
+          }
+        : undefined,
+      silenceMs: Math.max(50, int(env.MIMIC_VOICE_SILENCE_MS, 800)),
     },
     wsMaxConnections: int(env.MIMIC_WS_MAX_CONNECTIONS, 10),
     wsPingIntervalMs: Math.max(100, int(env.MIMIC_WS_PING_MS, 30_000)),

@@ -1,6 +1,9 @@
 // Wires the engine's parts from the config: agent adapters, persona providers and the runner.
 import { FINISHED_SESSION_STATUSES, type MimicDb } from "@mimic/db";
 import type { FastifyBaseLogger } from "fastify";
+import { createVoiceAdapter } from "../channels/voice/adapter.js";
+import { createOpenAITranscriber } from "../channels/voice/stt.js";
+import { createFliteSynthesizer, createOpenAISpeech } from "../channels/voice/tts.js";
 import { createWhatsappAdapter } from "../channels/whatsapp/adapter.js";
 import type { Config } from "../config.js";
 import type { AgentAdapter } from "./agents/types.js";
@@ -44,6 +47,14 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
     webhook: webhookAdapter,
     websocket,
     whatsapp: createWhatsappAdapter(db.db, log),
+    voice: createVoiceAdapter({
+      db: db.db,
+      // Offline flite unless an OpenAI-compatible speech endpoint is configured; its worker starts on first use.
+      speech: config.voice.tts ? createOpenAISpeech(config.voice.tts) : createFliteSynthesizer(),
+      transcriber: config.voice.stt ? createOpenAITranscriber(config.voice.stt) : undefined,
+      silenceMs: config.voice.silenceMs,
+      log: (msg) => log.warn(msg),
+    }),
   };
   // Whoever ends a session — this worker, another one, a stop through the API, a deleted persona or agent — its
   // end reaches every process as an event: connections held for it close here too. The runner's sweep covers
@@ -82,4 +93,4 @@ export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger
 }
 
 /** Agent types the engine can run today. */
-export const RUNNABLE_AGENT_TYPES = ["webhook", "websocket", "whatsapp"] as const;
+export const RUNNABLE_AGENT_TYPES = ["webhook", "websocket", "whatsapp", "voice"] as const;

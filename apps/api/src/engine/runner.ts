@@ -246,7 +246,7 @@ export class Runner {
     const base = {
       sessionId,
       agent,
-      persona: { id: state.persona.id, name: state.persona.name },
+      persona: { id: state.persona.id, name: state.persona.name, voice: state.persona.config.voice },
       policy: this.options.policy,
     };
 

@@ -8,6 +8,7 @@ import {
   END_REASON_STATUS,
   type Executor,
   type Message,
+  type MessageMetadata,
   messages,
   personas,
   rowsOf,
@@ -235,6 +236,7 @@ type MessageValues = {
   turn: number | null;
   latencyMs?: number | SQL | null;
   timestamp?: Date;
+  metadata?: MessageMetadata;
 };
 
 /**
@@ -632,6 +634,15 @@ export interface NewMessageInput {
   senderType: "persona" | "agent" | "system";
   content: string;
   timestamp?: string | Date | undefined;
+  /** Channel detail, stored with the message and carried by its new_message event (engine channels only). */
+  metadata?: MessageMetadata | undefined;
+  /** A live reply's latency as the channel measured it (a voice bot's first audio), instead of arrival time. */
+  latencyMs?: number | undefined;
+  /**
+   * Whether an agent message answers the persona's turn (latency, next turn scheduled). Default: agent messages
+   * without a `timestamp` do. A channel that timestamps what it heard says so itself.
+   */
+  reply?: boolean | undefined;
 }
 
 /**
@@ -662,7 +673,7 @@ export async function appendMessages(
     const waitingFor =
       running && session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
     const isLiveReply = (item: NewMessageInput) =>
-      item.senderType === "agent" && item.timestamp === undefined;
+      item.senderType === "agent" && (item.reply ?? item.timestamp === undefined);
     let accepted = items;
     const room = session.config.maxMessages - session.messageCount;
     const live = running ? items.filter(isLiveReply).length : 0;
@@ -680,12 +691,18 @@ export async function appendMessages(
       id: item.id ?? crypto.randomUUID(),
       senderType: item.senderType,
       content: item.content,
-      turn: running && session.turn > 0 ? session.turn - 1 : null,
+      // An agent message that does not answer (a voice bot still finishing its greeting) belongs to no turn.
+      turn:
+        running && session.turn > 0 && !(item.senderType === "agent" && item.reply === false)
+          ? session.turn - 1
+          : null,
       // The database's clock: the reply's time and the persona message's time come from the same place.
       latencyMs:
         isLiveReply(item) && waitingFor
-          ? sql`greatest(0, round(extract(epoch from (now() - ${waitingFor.toISOString()}::timestamptz)) * 1000))::int`
+          ? (item.latencyMs ??
+            sql`greatest(0, round(extract(epoch from (now() - ${waitingFor.toISOString()}::timestamptz)) * 1000))::int`)
           : null,
+      ...(item.metadata ? { metadata: item.metadata } : {}),
       // Items of one call keep their order even within the same millisecond (seq breaks ties).
       ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
     }));

@@ -36,6 +36,12 @@ export function checkName(check: SessionCheck): string {
       return `LLM judge: ${check.rubric.length > 60 ? `${check.rubric.slice(0, 57)}…` : check.rubric}`;
     case "whatsapp_valid":
       return "WhatsApp accepted every message of the bot";
+    case "voice_valid":
+      return "the bot's Media Streams frames were valid";
+    case "first_audio_within":
+      return `the bot starts speaking within ${check.ms} ms`;
+    case "no_long_silence":
+      return `no silence longer than ${check.ms} ms`;
   }
 }
 
@@ -165,6 +171,162 @@ async function whatsappValid(db: Database, session: Session, check: SessionCheck
 
 const snippet = (text: string) => (text.length > 80 ? `“${text.slice(0, 77)}…”` : `“${text}”`);
 
+/** What Mimic found wrong with a voice bot's stream are `system` findings with `metadata.voice.finding`. */
+async function voiceValid(db: Database, session: Session, check: SessionCheck) {
+  const finding = sql<string>`${messages.metadata}->'voice'->>'finding'`;
+  const [kinds, [first]] = await Promise.all([
+    db
+      .select({ finding, count: sql<number>`count(*)::int` })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, session.id),
+          eq(messages.senderType, "system"),
+          sql`${finding} is not null`,
+        ),
+      )
+      .groupBy(finding)
+      .orderBy(sql`min(${messages.timestamp})`, sql`min(${messages.seq})`),
+    db
+      .select({ finding, content: messages.content })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, session.id),
+          eq(messages.senderType, "system"),
+          sql`${finding} is not null`,
+        ),
+      )
+      .orderBy(asc(messages.timestamp), asc(messages.seq))
+      .limit(1),
+  ]);
+  if (!first) return result(check, true, "nothing wrong found in the bot's Media Streams frames");
+  const total = kinds.reduce((sum, k) => sum + Number(k.count), 0);
+  return result(
+    check,
+    false,
+    `${total} finding${total > 1 ? "s" : ""} (${kinds.map((k) => `${k.count} ${k.finding}`).join(", ")}); first: ${first.finding} ${snippet(first.content)}`,
+  );
+}
+
+/** Time to first audio: agent utterances carry `metadata.voice.firstAudioMs` (negative: the bot talked over). */
+async function firstAudioWithin(
+  db: Database,
+  session: Session,
+  check: Extract<SessionCheck, { type: "first_audio_within" }>,
+) {
+  const firstAudio = sql`(${messages.metadata}->'voice'->>'firstAudioMs')::float8`;
+  const [row] = await db
+    .select({
+      total: sql<number>`count(*)::int`,
+      late: sql<number>`count(*) filter (where ${firstAudio} > ${check.ms})::int`,
+      slowest: sql<number | null>`max(${firstAudio})`,
+    })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionId, session.id),
+        eq(messages.senderType, "agent"),
+        sql`${firstAudio} is not null`,
+      ),
+    );
+  const total = Number(row?.total ?? 0);
+  if (total === 0) return result(check, false, "the bot never spoke");
+  const late = Number(row!.late);
+  const slowest = Math.round(Number(row!.slowest));
+  const of = `${total} utterance${total > 1 ? "s" : ""}`;
+  return late === 0
+    ? result(check, true, `slowest first audio ${slowest} ms (${of})`)
+    : result(
+        check,
+        false,
+        `${late} of ${of} started later than ${check.ms} ms after the persona (slowest ${slowest} ms)`,
+      );
+}
+
+interface Utterance {
+  sender: "persona" | "agent";
+  /** The message's number among its sender's messages in the transcript, from 1. */
+  n: number;
+  content: string;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Dead air on a call, on the call's clock (`ordered` by start): the silence after a persona utterance until anyone
+ * speaks next, and between two bot utterances with no persona speech between them. The persona's own pause after the bot is not
+ * the bot's doing and does not count. A silent persona turn (start = end) starts a silence like any other.
+ */
+function longestSilences(ordered: Utterance[], maxMs: number) {
+  let longest: { gapMs: number; after: Utterance } | undefined;
+  let over = 0;
+  // The utterance that ended last so far: overlapping speech (talk-over, barge-in) is not silence.
+  let last: Utterance | undefined;
+  for (const next of ordered) {
+    if (last && (last.sender === "persona" || next.sender === "agent")) {
+      const gapMs = Math.max(0, next.startMs - last.endMs);
+      if (gapMs > maxMs) over++;
+      if (!longest || gapMs > longest.gapMs) longest = { gapMs, after: last };
+    }
+    if (!last || next.endMs >= last.endMs) last = next;
+  }
+  return { longest, over };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const describeUtterance = (u: Utterance) =>
+  `${u.sender === "agent" ? "agent" : "persona"} message ${u.n} ${snippet(u.content)} (ended at ${seconds(u.endMs)})`;
+
+async function noLongSilence(
+  db: Database,
+  session: Session,
+  check: Extract<SessionCheck, { type: "no_long_silence" }>,
+) {
+  const voice = sql`${messages.metadata}->'voice'`;
+  const rows = await db.execute(sql`
+    select sender, n, content, start_ms, end_ms from (
+      select ${messages.senderType} as sender, ${messages.content} as content,
+             ${messages.timestamp} as at, ${messages.seq} as seq,
+             row_number() over (partition by ${messages.senderType} order by ${messages.timestamp}, ${messages.seq})::int as n,
+             (${voice}->>'startMs')::float8 as start_ms, (${voice}->>'endMs')::float8 as end_ms
+      from ${messages}
+      where ${messages.sessionId} = ${session.id} and ${messages.senderType} in ('persona', 'agent')
+    ) m
+    where start_ms is not null and end_ms is not null
+    order by start_ms, at, seq`);
+  const utterances = rowsOf<{
+    sender: "persona" | "agent";
+    n: number;
+    content: string;
+    start_ms: number;
+    end_ms: number;
+  }>(rows).map(
+    (r): Utterance => ({
+      sender: r.sender,
+      n: Number(r.n),
+      content: r.content,
+      startMs: Number(r.start_ms),
+      endMs: Math.max(Number(r.start_ms), Number(r.end_ms)),
+    }),
+  );
+  const { longest, over } = longestSilences(utterances, check.ms);
+  if (!longest)
+    return result(
+      check,
+      true,
+      `no silence to measure (${utterances.length} timed utterance${utterances.length === 1 ? "" : "s"})`,
+    );
+  const where = `${Math.round(longest.gapMs)} ms after ${describeUtterance(longest.after)}`;
+  return over === 0
+    ? result(check, true, `longest silence ${where}`)
+    : result(
+        check,
+        false,
+        `${over} silence${over > 1 ? "s" : ""} longer than ${check.ms} ms; longest ${where}`,
+      );
+}
+
 async function transcriptText(db: Database, session: Session): Promise<string> {
   const rows = await db
     .select({ senderType: messages.senderType, content: messages.content })
@@ -223,6 +385,12 @@ export async function runCheck(
       }
       case "whatsapp_valid":
         return await whatsappValid(db, session, check);
+      case "voice_valid":
+        return await voiceValid(db, session, check);
+      case "first_audio_within":
+        return await firstAudioWithin(db, session, check);
+      case "no_long_silence":
+        return await noLongSilence(db, session, check);
       case "goal_reached":
         return session.endReason === "goal_reached"
           ? result(check, true, "goal reached")

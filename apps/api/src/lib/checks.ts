@@ -68,6 +68,51 @@ const variants: TObject[] = [
         "WhatsApp agents: the Graph API refused none of the bot's calls (on by default for WhatsApp agents)",
     },
   ),
+  Type.Object(
+    { type: Type.Literal("voice_valid") },
+    {
+      additionalProperties: false,
+      description:
+        "Voice agents: the bot's Media Streams frames were all well-formed, on its stream, in the call's format (on by default for voice agents)",
+    },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal("first_audio_within"),
+      ms: Type.Integer({
+        minimum: 1,
+        maximum: 600_000,
+        description:
+          "Every bot utterance starts within this many ms of the end of the persona's speech (talking over passes)",
+      }),
+    },
+    {
+      additionalProperties: false,
+      description: "Voice agents: time to first audio of every bot utterance",
+    },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal("no_long_silence"),
+      ms: Type.Integer({
+        minimum: 1,
+        maximum: 600_000,
+        description: "The longest dead air allowed on the call, in ms",
+      }),
+    },
+    {
+      additionalProperties: false,
+      description:
+        "Voice agents: no silence longer than this after the persona's speech or between the bot's utterances",
+    },
+  ),
+];
+
+/** Checks that only mean something on a voice call: a session of another agent type refuses them. */
+export const VOICE_CHECK_TYPES: readonly SessionCheck["type"][] = [
+  "voice_valid",
+  "first_audio_within",
+  "no_long_silence",
 ];
 
 export const SessionCheckSchema = Type.Unsafe<SessionCheck>({
@@ -154,9 +199,41 @@ export function personaDefaultChecks(persona: {
   ]);
 }
 
-/** Checks every session with an agent of this type runs by default: WhatsApp bots must not be refused by Graph. */
+/**
+ * Checks every session with an agent of this type runs by default: WhatsApp bots must not be refused by Graph,
+ * voice bots must speak valid Media Streams.
+ */
 export function agentDefaultChecks(agentType: string): SessionCheck[] {
-  return agentType === "whatsapp" ? [{ type: "whatsapp_valid" }] : [];
+  if (agentType === "whatsapp") return [{ type: "whatsapp_valid" }];
+  if (agentType === "voice") return [{ type: "voice_valid" }];
+  return [];
+}
+
+/** The checks that apply to an agent of this type: voice checks only to voice agents. */
+export function checksForAgentType(checks: SessionCheck[], agentType: string): SessionCheck[] {
+  return agentType === "voice" ? checks : checks.filter((check) => !VOICE_CHECK_TYPES.includes(check.type));
+}
+
+/**
+ * Voice checks a session of a non-voice agent would run, as error details. A persona may carry them (it may be
+ * used with any agent), but a session's own checks name its agent: there they are a mistake.
+ */
+export function voiceCheckDetails(
+  agentType: string,
+  checks: SessionCheck[] | undefined,
+  field = "checks",
+): ErrorDetail[] {
+  if (agentType === "voice") return [];
+  return (checks ?? []).flatMap((check, i) =>
+    VOICE_CHECK_TYPES.includes(check.type)
+      ? [
+          {
+            field: `${field}[${i}]`,
+            message: `${check.type} applies to voice agents only (this agent is ${agentType})`,
+          },
+        ]
+      : [],
+  );
 }
 
 /**
@@ -175,14 +252,23 @@ export function sessionChecks(
   ]);
 }
 
-/** What the server can run: `openai` personas and LLM judges need an OpenAI-compatible endpoint. */
+/**
+ * What the server can run: `openai` personas and LLM judges need an OpenAI-compatible endpoint; voice agents need
+ * a speech-to-text endpoint.
+ */
 export interface LlmAvailability {
   /** MIMIC_LLM_BASE_URL is set. */
   llmConfigured: boolean;
+  /** MIMIC_STT_BASE_URL is set (voice sessions can run). Left out: not known, taken as not configured. */
+  sttConfigured?: boolean;
 }
 
-export const llmAvailability = (config: { llm: { baseUrl?: string | undefined } }): LlmAvailability => ({
+export const llmAvailability = (config: {
+  llm: { baseUrl?: string | undefined };
+  voice?: { stt?: object | undefined };
+}): LlmAvailability => ({
   llmConfigured: config.llm.baseUrl !== undefined,
+  sttConfigured: config.voice?.stt !== undefined,
 });
 
 export const LLM_REQUIRED = "needs an LLM endpoint: set MIMIC_LLM_BASE_URL on the server";

@@ -94,7 +94,7 @@ describe("creating sessions", () => {
     );
   });
 
-  it("refuses inactive agents (409) and agent types the engine cannot run yet (422)", async () => {
+  it("refuses inactive agents (409) and agents whose config cannot run a session (422)", async () => {
     const idle = await createAgent(ctx.app, user, { webhook_url: "https://bot.example.com/hook" });
     await ctx.app.inject({
       method: "PUT",
@@ -109,9 +109,10 @@ describe("creating sessions", () => {
       422,
       "VALIDATION_ERROR",
     );
+    // Every agent type runs now; a voice agent that can only be phoned cannot (Mimic dials Media Streams).
     expect(error.details?.[0]).toEqual({
-      field: "agentId",
-      message: "voice agents cannot run sessions yet (supported: webhook, websocket, whatsapp)",
+      field: "agentId.config.url",
+      message: "is required to run sessions",
     });
   });
 });

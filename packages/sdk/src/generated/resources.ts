@@ -416,6 +416,19 @@ export class SessionsMessagesResource {
   constructor(protected readonly transport: Transport) {}
 
   /**
+   * Download a voice call turn's audio (WAV, 8 kHz 16-bit mono)
+   *
+   * Messages with `metadata.voice.audio: true` have it: what the persona said, or what the bot said as Mimic heard it.
+   *
+   * `GET /api/sessions/{id}/messages/{messageId}/audio` (operation `getSessionMessageAudio`)
+   */
+  audio(id: string, messageId: string, options?: RequestOptions): Promise<Blob> {
+    return this.transport.call<Blob>(options, (api, init) =>
+      api.GET("/api/sessions/{id}/messages/{messageId}/audio", { ...init, parseAs: "blob", params: { path: { id, messageId } } }),
+    );
+  }
+
+  /**
    * Append a message — also how an asynchronous agent replies (Bearer = the agent's api_key)
    *
    * The session's owner may add messages of any sender type. An agent authenticates with the `api_key` of its config and may only add `agent` messages to a running session. Sending the same `id` twice stores one message.

@@ -331,6 +331,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions/{id}/messages/{messageId}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a voice call turn's audio (WAV, 8 kHz 16-bit mono)
+         * @description Messages with `metadata.voice.audio: true` have it: what the persona said, or what the bot said as Mimic heard it.
+         */
+        get: operations["getSessionMessageAudio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{id}/repeat": {
         parameters: {
             query?: never;
@@ -600,7 +620,7 @@ export interface components {
         CreateSessionRequest: {
             /** @description An agent of yours */
             agentId: string;
-            /** @description What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once */
+            /** @description What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks) and the agent type's (whatsapp_valid, voice_valid); identical checks run once. Voice checks (voice_valid, first_audio_within, no_long_silence) need a voice agent; a persona's are left out for other agents */
             checks?: components["schemas"]["SessionCheck"][];
             /** @description Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout */
             config?: {
@@ -695,8 +715,14 @@ export interface components {
             id: string;
             /** @description Agent replies: milliseconds since the persona message they answer */
             latencyMs: number | null;
-            /** @description Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline */
+            /** @description Channel detail, absent for most messages: `whatsapp` or `voice` */
             metadata?: {
+                voice?: components["schemas"]["VoiceMessageMeta"];
+                /** @description WhatsApp: the message's type, interactive options or choice, template, media and status timeline */
+                whatsapp?: {
+                    [key: string]: unknown;
+                };
+            } & {
                 [key: string]: unknown;
             };
             /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
@@ -716,8 +742,14 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 latencyMs: number | null;
-                /** @description Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline */
+                /** @description Channel detail, absent for most messages: `whatsapp` or `voice` */
                 metadata?: {
+                    voice?: components["schemas"]["VoiceMessageMeta"];
+                    /** @description WhatsApp: the message's type, interactive options or choice, template, media and status timeline */
+                    whatsapp?: {
+                        [key: string]: unknown;
+                    };
+                } & {
                     [key: string]: unknown;
                 };
                 /** @description `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes) */
@@ -777,10 +809,18 @@ export interface components {
             replyTimeout?: number;
             /** @description Default session length in seconds */
             sessionDuration?: number;
+            voice?: components["schemas"]["PersonaVoiceConfig"];
         };
         PersonaList: {
             data: components["schemas"]["Persona"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        /** @description How the persona speaks and behaves on voice calls */
+        PersonaVoiceConfig: {
+            /** @description Barge in: the persona starts talking this many ms into each bot utterance, and the bot should stop (`clear`) */
+            interruptAfterMs?: number;
+            /** @description The offline (flite) voice the persona speaks with: `kal` (default, native 8 kHz phone audio), `slt`, `rms` or `awb` */
+            voice?: "kal" | "slt" | "rms" | "awb";
         };
         Readiness: {
             checks: {
@@ -836,7 +876,7 @@ export interface components {
         Session: {
             /** Format: uuid */
             agentId: string;
-            /** @description The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own */
+            /** @description The checks this session runs: the persona's and the agent type's defaults (unless inheritChecks was false) plus its own */
             checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
@@ -913,6 +953,19 @@ export interface components {
         } | {
             /** @enum {string} */
             type: "whatsapp_valid";
+        } | {
+            /** @enum {string} */
+            type: "voice_valid";
+        } | {
+            /** @description Every bot utterance starts within this many ms of the end of the persona's speech (talking over passes) */
+            ms: number;
+            /** @enum {string} */
+            type: "first_audio_within";
+        } | {
+            /** @description The longest dead air allowed on the call, in ms */
+            ms: number;
+            /** @enum {string} */
+            type: "no_long_silence";
         };
         SessionConfig: {
             /** @description Seconds after which the session completes */
@@ -927,7 +980,7 @@ export interface components {
         SessionDetail: {
             /** Format: uuid */
             agentId: string;
-            /** @description The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own */
+            /** @description The checks this session runs: the persona's and the agent type's defaults (unless inheritChecks was false) plus its own */
             checks: components["schemas"]["SessionCheck"][];
             config: components["schemas"]["SessionConfig"];
             /** Format: date-time */
@@ -1141,12 +1194,45 @@ export interface components {
             name: string | null;
         };
         VoiceAgentConfig: {
-            /** @description Credential for the voice endpoint. Write-only: responses mask it. */
+            /** @description Credential for the voice endpoint, sent as `Authorization: Bearer …` when Mimic connects. Write-only: responses mask it. */
             api_key?: string;
+            /** @description Sent to the bot as `start.customParameters`, like a TwiML `<Stream>`'s `<Parameter>`s */
+            custom_parameters?: {
+                [key: string]: string;
+            };
             /** @description Number to call, E.164 */
             phone_number?: string;
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description The bot's Twilio Media Streams WebSocket (ws:// or wss://): Mimic calls it as Twilio would
+             */
             url?: string;
+        };
+        /** @description What a message was on a voice call */
+        VoiceMessageMeta: {
+            /** @description The turn's audio is stored: GET /api/sessions/{id}/messages/{messageId}/audio */
+            audio?: boolean;
+            /** @description Agent utterances: the persona barged in */
+            bargeIn?: {
+                /** @description The persona interrupted this many ms into the bot's speech */
+                afterMs: number;
+                /** @description The bot sent `clear` this many ms after the interruption (null: it kept talking) */
+                clearedAfterMs: number | null;
+            };
+            /** @description Persona turns: DTMF digits pressed */
+            dtmf?: string;
+            /** @description When the speech ended (a silent persona turn: equal to startMs) */
+            endMs?: number;
+            /** @description System findings: what was wrong with the bot's stream (fails `voice_valid`) */
+            finding?: "bad_frame" | "wrong_stream" | "wrong_format" | "unknown_event" | "mark_misuse" | "connection";
+            /** @description Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over */
+            firstAudioMs?: number;
+            /** @description Persona turns: the persona stayed silent (tests the bot's re-prompt) */
+            silent?: boolean;
+            /** @description When the speech began, in ms on the call's clock (0 = the `start` frame); for the bot, when the caller heard it */
+            startMs?: number;
+            /** @description Agent utterances: the bot started while the persona was still talking */
+            talkOver?: boolean;
         };
         WebhookAgentConfig: {
             /** @description Lets the bot post asynchronous replies to Mimic. Write-only: responses mask it. */
@@ -3637,6 +3723,88 @@ export interface operations {
             };
             /** @description The session is not running, or an id is taken, or a quota is full (MIMIC_QUOTA_MESSAGES); details[].field names it, e.g. `quota.messages` */
             409: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request data */
+            422: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSessionMessageAudio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id (UUID) */
+                id: string;
+                /** @description Message id (UUID); a malformed one answers 404 like an unknown one */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The WAV file */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of yours, no such message in it, or no audio for it */
+            404: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];

@@ -49,6 +49,10 @@ export type Persona = components["schemas"]["Persona"];
 export type PersonaConfig = components["schemas"]["PersonaConfig"];
 
 export type PersonaList = components["schemas"]["PersonaList"];
+
+/** How the persona speaks and behaves on voice calls */
+export type PersonaVoiceConfig = components["schemas"]["PersonaVoiceConfig"];
+
 export type Readiness = components["schemas"]["Readiness"];
 export type RegisterRequest = components["schemas"]["RegisterRequest"];
 export type Registration = components["schemas"]["Registration"];
@@ -91,6 +95,10 @@ export type UpdatePersonaRequest = components["schemas"]["UpdatePersonaRequest"]
 export type UpdateSessionRequest = components["schemas"]["UpdateSessionRequest"];
 export type User = components["schemas"]["User"];
 export type VoiceAgentConfig = components["schemas"]["VoiceAgentConfig"];
+
+/** What a message was on a voice call */
+export type VoiceMessageMeta = components["schemas"]["VoiceMessageMeta"];
+
 export type WebhookAgentConfig = components["schemas"]["WebhookAgentConfig"];
 export type WebsocketAgentConfig = components["schemas"]["WebsocketAgentConfig"];
 export type WhatsappAgentConfig = components["schemas"]["WhatsappAgentConfig"];

@@ -1,5 +1,5 @@
 // The one interface every agent type implements (the seed's "plugins"). Adding a type = adding an adapter.
-import type { TypedAgentConfig } from "@mimic/db";
+import type { PersonaVoiceConfig, TypedAgentConfig } from "@mimic/db";
 import type { OutboundPolicy } from "../outbound.js";
 
 /** The agent as adapters see it: `config` typed by `type`, secrets in plaintext. */
@@ -8,7 +8,7 @@ export type AgentTarget = { id: string } & TypedAgentConfig;
 export interface DeliveryContext {
   sessionId: string;
   agent: AgentTarget;
-  persona: { id: string; name: string };
+  persona: { id: string; name: string; voice?: PersonaVoiceConfig | undefined };
   message: { id: string; content: string; timestamp: Date };
   policy: OutboundPolicy;
 }

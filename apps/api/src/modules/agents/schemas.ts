@@ -79,8 +79,24 @@ export const VoiceAgentConfigSchema = Type.Object(
     phone_number: Type.Optional(
       Type.String({ pattern: "^\\+[1-9][0-9]{6,14}$", description: "Number to call, E.164" }),
     ),
-    url: Type.Optional(Type.String({ format: "uri", pattern: "^(https?|wss?)://", maxLength: 2048 })),
-    api_key: Type.Optional(Secret("Credential for the voice endpoint")),
+    url: Type.Optional(
+      Type.String({
+        format: "uri",
+        pattern: "^(https?|wss?)://",
+        maxLength: 2048,
+        description:
+          "The bot's Twilio Media Streams WebSocket (ws:// or wss://): Mimic calls it as Twilio would",
+      }),
+    ),
+    api_key: Type.Optional(
+      Secret("Credential for the voice endpoint, sent as `Authorization: Bearer …` when Mimic connects"),
+    ),
+    custom_parameters: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$" }), Type.String({ maxLength: 500 }), {
+        maxProperties: 20,
+        description: "Sent to the bot as `start.customParameters`, like a TwiML `<Stream>`'s `<Parameter>`s",
+      }),
+    ),
   },
   { additionalProperties: false, minProperties: 1, $id: "VoiceAgentConfig" },
 );

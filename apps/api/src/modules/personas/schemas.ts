@@ -1,5 +1,5 @@
-import { PERSONA_PROVIDERS } from "@mimic/db";
-import { Type } from "@sinclair/typebox";
+import { PERSONA_PROVIDERS, PERSONA_VOICES, type PersonaConfig } from "@mimic/db";
+import { type Static, Type } from "@sinclair/typebox";
 import { checksSchema } from "../../lib/checks.js";
 import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
 
@@ -10,6 +10,33 @@ import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
 export const MAX_PERSONA_BYTES = 32 * 1024;
 export const MAX_TRAITS_BYTES = 4 * 1024;
 export const PERSONA_PAGE_MAX = 50;
+
+export const PersonaVoiceConfigSchema = Type.Object(
+  {
+    voice: Type.Optional(
+      Type.Union(
+        PERSONA_VOICES.map((v) => Type.Literal(v)),
+        {
+          description:
+            "The offline (flite) voice the persona speaks with: `kal` (default, native 8 kHz phone audio), `slt`, `rms` or `awb`",
+        },
+      ),
+    ),
+    interruptAfterMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 60_000,
+        description:
+          "Barge in: the persona starts talking this many ms into each bot utterance, and the bot should stop (`clear`)",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    $id: "PersonaVoiceConfig",
+    description: "How the persona speaks and behaves on voice calls",
+  },
+);
 
 export const PersonaConfigSchema = Type.Object(
   {
@@ -25,6 +52,7 @@ export const PersonaConfigSchema = Type.Object(
     replyTimeout: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 600, description: "Seconds to wait for the agent's replies" }),
     ),
+    voice: Type.Optional(Type.Ref(PersonaVoiceConfigSchema)),
   },
   {
     additionalProperties: false,
@@ -32,6 +60,17 @@ export const PersonaConfigSchema = Type.Object(
     description: "Defaults for sessions with this persona",
   },
 );
+
+// The schema and @mimic/db's column type describe the same config: a drift fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// (Keys compared too: an optional field on one side only would still be assignable both ways.)
+const sameConfig: Same<Static<typeof PersonaConfigSchema>, PersonaConfig> &
+  Same<keyof Static<typeof PersonaConfigSchema>, keyof PersonaConfig> &
+  Same<
+    keyof NonNullable<Static<typeof PersonaConfigSchema>["voice"]>,
+    keyof NonNullable<PersonaConfig["voice"]>
+  > = true;
+void sameConfig;
 
 export const TraitsSchema = Type.Record(
   Type.String({ maxLength: 100 }),
@@ -115,6 +154,7 @@ export const ListPersonasQuery = Type.Object(
 );
 
 export const personaSchemas = [
+  PersonaVoiceConfigSchema,
   PersonaConfigSchema,
   PersonaSchema,
   CreatePersonaBody,

@@ -1,9 +1,10 @@
 // Repeated runs of one persona/agent pair, grouped so flakiness shows: pass rate and pass^k.
-import { type Database, sessions } from "@mimic/db";
+import { agents, type Database, sessions } from "@mimic/db";
 import { and, asc, eq } from "drizzle-orm";
 import { notFound } from "../../errors.js";
+import type { LlmAvailability } from "../../lib/checks.js";
 import { UUID_RE } from "../../lib/schemas.js";
-import { findOwnedSession, insertRuns } from "./service.js";
+import { assertRunnable, findOwnedSession, insertRuns } from "./service.js";
 
 /** C(n, k) as a float (n ≤ a few dozen here). */
 function choose(n: number, k: number): number {
@@ -17,8 +18,18 @@ function choose(n: number, k: number): number {
  * Starts a new group of `times` runs like `sessionId` (same pair, config, checks and metadata). `times` is the
  * number of runs in total, as `repeat` on create: the source session stays where it was.
  */
-export async function repeatSession(db: Database, userId: string, sessionId: string, times: number) {
+export async function repeatSession(
+  db: Database,
+  userId: string,
+  sessionId: string,
+  times: number,
+  options: LlmAvailability,
+) {
   const source = await findOwnedSession(db, userId, sessionId);
+  // The agent may have changed since (its url, its type), and the server's config too: the rules of a new
+  // session apply.
+  const [agent] = await db.select().from(agents).where(eq(agents.id, source.agentId));
+  if (agent) assertRunnable(agent, source.checks, options);
   const groupId = crypto.randomUUID();
   await insertRuns(db, {
     userId,

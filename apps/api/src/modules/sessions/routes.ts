@@ -15,6 +15,7 @@ import {
   ExportQuery,
   ListMessagesQuery,
   ListSessionsQuery,
+  MessageAudioParams,
   MessageListSchema,
   MessageSchema,
   RepeatQuery,
@@ -32,6 +33,7 @@ import {
   addMessages,
   createSession,
   findOwnedSession,
+  getMessageAudio,
   getSession,
   listSessions,
   presentMessage,
@@ -240,6 +242,38 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
   );
 
   app.get(
+    "/:id/messages/:messageId/audio",
+    {
+      config: { sdk: { resource: "sessions.messages", method: "audio" } },
+      schema: {
+        operationId: "getSessionMessageAudio",
+        tags,
+        summary: "Download a voice call turn's audio (WAV, 8 kHz 16-bit mono)",
+        description:
+          "Messages with `metadata.voice.audio: true` have it: what the persona said, or what the bot said as Mimic heard it.",
+        params: MessageAudioParams,
+        response: {
+          200: {
+            description: "The WAV file",
+            content: { "audio/wav": { schema: { type: "string", format: "binary" } } },
+          },
+          404: errorResponse("No such session of yours, no such message in it, or no audio for it"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, messageId } = request.params;
+      const audio = await getMessageAudio(db.db, userOf(request).id, id, messageId);
+      return reply
+        .header("content-type", "audio/wav")
+        .header("content-length", audio.wav.length)
+        .header("content-disposition", `inline; filename="${messageId.toLowerCase()}.wav"`)
+        .header("cache-control", "private, max-age=3600")
+        .send(audio.wav);
+    },
+  );
+
+  app.get(
     "/:id/search",
     {
       config: { sdk: { method: "search" } },
@@ -324,7 +358,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ db: MimicDb; config: Con
     async (request, reply) =>
       reply
         .status(201)
-        .send(await repeatSession(db.db, userOf(request).id, request.params.id, request.query.times)),
+        .send(
+          await repeatSession(db.db, userOf(request).id, request.params.id, request.query.times, options),
+        ),
   );
 };
 

@@ -1,5 +1,11 @@
-import { SENDER_TYPES, SESSION_END_REASONS, SESSION_STATUSES } from "@mimic/db";
-import { Type } from "@sinclair/typebox";
+import {
+  SENDER_TYPES,
+  SESSION_END_REASONS,
+  SESSION_STATUSES,
+  VOICE_FINDINGS,
+  type VoiceMessageMeta,
+} from "@mimic/db";
+import { type Static, Type } from "@sinclair/typebox";
 import { checkSchemas, checksSchema, SessionCheckSchema, SessionResultSchema } from "../../lib/checks.js";
 import { listOf, PageQuery, Timestamp } from "../../lib/schemas.js";
 
@@ -52,10 +58,78 @@ const REASON_DETAIL = Type.Union([Type.String(), Type.Null()], {
   description: 'The end\'s detail, for people: "goal reached", "agent unreachable: no reply within 20 s" …',
 });
 
-const MessageMetadataSchema = Type.Record(Type.String(), Type.Unknown(), {
-  description:
-    "Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline",
-});
+export const VoiceMessageMetaSchema = Type.Object(
+  {
+    startMs: Type.Optional(
+      Type.Number({
+        description:
+          "When the speech began, in ms on the call's clock (0 = the `start` frame); for the bot, when the caller heard it",
+      }),
+    ),
+    endMs: Type.Optional(
+      Type.Number({ description: "When the speech ended (a silent persona turn: equal to startMs)" }),
+    ),
+    firstAudioMs: Type.Optional(
+      Type.Number({
+        description:
+          "Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over",
+      }),
+    ),
+    talkOver: Type.Optional(
+      Type.Boolean({ description: "Agent utterances: the bot started while the persona was still talking" }),
+    ),
+    bargeIn: Type.Optional(
+      Type.Object(
+        {
+          afterMs: Type.Number({ description: "The persona interrupted this many ms into the bot's speech" }),
+          clearedAfterMs: Type.Union([Type.Number(), Type.Null()], {
+            description: "The bot sent `clear` this many ms after the interruption (null: it kept talking)",
+          }),
+        },
+        { description: "Agent utterances: the persona barged in" },
+      ),
+    ),
+    dtmf: Type.Optional(Type.String({ description: "Persona turns: DTMF digits pressed" })),
+    silent: Type.Optional(
+      Type.Boolean({ description: "Persona turns: the persona stayed silent (tests the bot's re-prompt)" }),
+    ),
+    audio: Type.Optional(
+      Type.Boolean({
+        description: "The turn's audio is stored: GET /api/sessions/{id}/messages/{messageId}/audio",
+      }),
+    ),
+    finding: Type.Optional(
+      Type.Union(
+        VOICE_FINDINGS.map((f) => Type.Literal(f)),
+        { description: "System findings: what was wrong with the bot's stream (fails `voice_valid`)" },
+      ),
+    ),
+  },
+  { $id: "VoiceMessageMeta", description: "What a message was on a voice call" },
+);
+
+// The schema and @mimic/db's type describe the same metadata: a drift fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// (Keys compared too: an optional field on one side only would still be assignable both ways.)
+const sameVoiceMeta: Same<Static<typeof VoiceMessageMetaSchema>, VoiceMessageMeta> &
+  Same<keyof Static<typeof VoiceMessageMetaSchema>, keyof VoiceMessageMeta> = true;
+void sameVoiceMeta;
+
+const MessageMetadataSchema = Type.Object(
+  {
+    whatsapp: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description:
+          "WhatsApp: the message's type, interactive options or choice, template, media and status timeline",
+      }),
+    ),
+    voice: Type.Optional(Type.Ref(VoiceMessageMetaSchema)),
+  },
+  {
+    additionalProperties: true,
+    description: "Channel detail, absent for most messages: `whatsapp` or `voice`",
+  },
+);
 
 export const MessageSchema = Type.Object(
   {
@@ -88,7 +162,7 @@ const sessionFields = {
   reason: REASON_DETAIL,
   checks: Type.Array(Type.Ref(SessionCheckSchema), {
     description:
-      "The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own",
+      "The checks this session runs: the persona's and the agent type's defaults (unless inheritChecks was false) plus its own",
   }),
   result: Type.Union([Type.Ref(SessionResultSchema), Type.Null()], {
     description:
@@ -135,7 +209,7 @@ export const CreateSessionBody = Type.Object(
     metadata: Type.Optional(MetadataSchema),
     checks: Type.Optional(
       checksSchema(
-        "What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once",
+        "What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks) and the agent type's (whatsapp_valid, voice_valid); identical checks run once. Voice checks (voice_valid, first_audio_within, no_long_silence) need a voice agent; a persona's are left out for other agents",
       ),
     ),
     inheritChecks: Type.Optional(
@@ -211,6 +285,13 @@ export const BatchMessagesResultSchema = Type.Object(
 );
 
 export const MessageListSchema = listOf(MessageSchema, "MessageList");
+
+export const MessageAudioParams = Type.Object({
+  id: Type.String({ description: "Session id (UUID)" }),
+  messageId: Type.String({
+    description: "Message id (UUID); a malformed one answers 404 like an unknown one",
+  }),
+});
 
 export const ListMessagesQuery = Type.Object(
   { ...PageQuery, senderType: Type.Optional(SENDER_TYPE) },
@@ -342,6 +423,7 @@ export const sessionSchemas = [
   ...checkSchemas,
   SessionEndReasonSchema,
   SessionConfigSchema,
+  VoiceMessageMetaSchema,
   MessageSchema,
   SessionSchema,
   SessionDetailSchema,

@@ -1,7 +1,9 @@
 import {
+  type Agent,
   agents,
   type Database,
   type Message,
+  messageAudio,
   messages,
   personas,
   type Session,
@@ -26,11 +28,13 @@ import {
 import { AppError, notFound, validationError } from "../../errors.js";
 import {
   agentDefaultChecks,
+  checksForAgentType,
   LLM_REQUIRED,
   type LlmAvailability,
   llmJudgeDetails,
   sessionChecks,
   validateCheckPatterns,
+  voiceCheckDetails,
 } from "../../lib/checks.js";
 import { offsetOf, type Page, paginated } from "../../lib/pagination.js";
 import { safeEqual } from "../../lib/safe-equal.js";
@@ -127,27 +131,10 @@ export async function createSession(
     ]);
   if (agent.status !== "active")
     throw new AppError("CONFLICT", "The agent is inactive; activate it to start sessions");
-  if (!(RUNNABLE_AGENT_TYPES as readonly string[]).includes(agent.type)) {
-    throw validationError(
-      "agentId",
-      `${agent.type} agents cannot run sessions yet (supported: ${RUNNABLE_AGENT_TYPES.join(", ")})`,
-    );
-  }
-  if (agent.type === "whatsapp") {
-    // Mimic plays Meta towards the bot: it signs, verifies and authenticates with these.
-    const missing = missingToRun(agent.config);
-    if (missing.length > 0)
-      throw new AppError(
-        "VALIDATION_ERROR",
-        "The WhatsApp agent's config lacks what a session needs",
-        missing.map((key) => ({
-          field: `agentId.config.${key}`,
-          message: `${key} is required to run sessions`,
-        })),
-      );
-  }
+  assertRunnable(agent, input.checks, options);
   const checks = sessionChecks(
-    persona,
+    // A persona may be used with any agent: its defaults for another channel (voice checks) stay out.
+    { goal: persona.goal, checks: checksForAgentType(persona.checks, agent.type) },
     input.checks,
     input.inheritChecks ?? true,
     agentDefaultChecks(agent.type),
@@ -183,6 +170,68 @@ export async function createSession(
     groupId: input.repeat && input.repeat > 1 ? crypto.randomUUID() : null,
   });
   return present(runs[0]!);
+}
+
+export const VOICE_URL_REQUIRED =
+  "voice agents need a `url` (ws:// or wss://) to run: Mimic connects as Twilio Media Streams; calling `phone_number` is not supported";
+export const STT_REQUIRED =
+  "Voice sessions need a speech-to-text endpoint to hear the bot: set MIMIC_STT_BASE_URL (OpenAI-compatible, with its /v1), and MIMIC_STT_API_KEY and MIMIC_STT_MODEL as it needs, on the server";
+
+/**
+ * What a session with this agent needs before it may start, checked whenever sessions are created (one, a
+ * `repeat` group, or a repeat of a past session): a type the engine runs, the channel's config, the server's STT
+ * for voice, and no voice checks of its own for an agent that is not voice.
+ */
+export function assertRunnable(
+  agent: Agent,
+  ownChecks: SessionCheck[] | undefined,
+  options: LlmAvailability,
+) {
+  if (!(RUNNABLE_AGENT_TYPES as readonly string[]).includes(agent.type)) {
+    throw validationError(
+      "agentId",
+      `${agent.type} agents cannot run sessions yet (supported: ${RUNNABLE_AGENT_TYPES.join(", ")})`,
+    );
+  }
+  if (agent.type === "whatsapp") {
+    // Mimic plays Meta towards the bot: it signs, verifies and authenticates with these.
+    const missing = missingToRun(agent.config);
+    if (missing.length > 0)
+      throw new AppError(
+        "VALIDATION_ERROR",
+        "The WhatsApp agent's config lacks what a session needs",
+        missing.map((key) => ({
+          field: `agentId.config.${key}`,
+          message: `${key} is required to run sessions`,
+        })),
+      );
+  }
+  if (agent.type === "voice") {
+    // Mimic plays Twilio: it dials the bot's Media Streams WebSocket, and transcribes what it hears.
+    const url = (agent.config as { url?: unknown }).url;
+    if (typeof url !== "string" || url === "")
+      throw new AppError("VALIDATION_ERROR", VOICE_URL_REQUIRED, [
+        { field: "agentId.config.url", message: "is required to run sessions" },
+      ]);
+    if (!/^wss?:\/\//i.test(url))
+      throw new AppError("VALIDATION_ERROR", VOICE_URL_REQUIRED, [
+        {
+          field: "agentId.config.url",
+          message: `must be a ws:// or wss:// URL to run sessions, not ${url.split(":")[0]}://`,
+        },
+      ]);
+    if (!options.sttConfigured)
+      throw new AppError("VALIDATION_ERROR", STT_REQUIRED, [
+        {
+          field: "agentId",
+          message:
+            "voice sessions need MIMIC_STT_BASE_URL (and MIMIC_STT_API_KEY, MIMIC_STT_MODEL) on the server",
+        },
+      ]);
+  }
+  const misplaced = voiceCheckDetails(agent.type, ownChecks);
+  if (misplaced.length > 0)
+    throw new AppError("VALIDATION_ERROR", "Voice checks apply to voice agents only", misplaced);
 }
 
 interface RunSpec {
@@ -346,6 +395,23 @@ export async function updateSessionMetadata(
     checkMetadata(row!.metadata);
     return present(row!);
   });
+}
+
+/** The stored audio of one message of a session of `userId`'s: a WAV file. */
+export async function getMessageAudio(db: Database, userId: string, sessionId: string, messageId: string) {
+  const session = await findOwnedSession(db, userId, sessionId);
+  if (!UUID_RE.test(messageId)) throw notFound("Message");
+  const [row] = await db
+    .select({ wav: messageAudio.wav, durationMs: messageAudio.durationMs })
+    .from(messages)
+    .leftJoin(
+      messageAudio,
+      and(eq(messageAudio.messageId, messages.id), eq(messageAudio.sessionId, messages.sessionId)),
+    )
+    .where(and(eq(messages.id, messageId), eq(messages.sessionId, session.id)));
+  if (!row) throw notFound("Message");
+  if (!row.wav) throw new AppError("RESOURCE_NOT_FOUND", "This message has no audio");
+  return { wav: row.wav, durationMs: row.durationMs };
 }
 
 export { presentMessage };

@@ -44,12 +44,15 @@ __all__ = [
     "LoginRequest",
     "Message",
     "MessageList",
+    "MessageMetadata",
     "NewMessageEvent",
     "NewMessageEventData",
+    "NewMessageEventDataMetadata",
     "Pagination",
     "Persona",
     "PersonaConfig",
     "PersonaList",
+    "PersonaVoiceConfig",
     "Readiness",
     "ReadinessChecks",
     "RegisterRequest",
@@ -86,6 +89,8 @@ __all__ = [
     "UpdateSessionRequest",
     "User",
     "VoiceAgentConfig",
+    "VoiceMessageMeta",
+    "VoiceMessageMetaBargeIn",
     "WebhookAgentConfig",
     "WebsocketAgentConfig",
     "WhatsappAgentConfig",
@@ -258,7 +263,7 @@ class CreateSessionRequest(Model):
     agent_id: str
     #: A persona of yours
     persona_id: str
-    #: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once
+    #: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks) and the agent type's (whatsapp_valid, voice_valid); identical checks run once. Voice checks (voice_valid, first_audio_within, no_long_silence) need a voice agent; a persona's are left out for other agents
     checks: Optional[List[SessionCheck]] = None
     #: Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout
     config: Optional[CreateSessionRequestConfig] = None
@@ -366,8 +371,16 @@ class Message(Model):
     sender_type: Literal["persona", "agent", "system"]
     session_id: str
     timestamp: str
-    #: Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline
-    metadata: Optional[Dict[str, Any]] = None
+    #: Channel detail, absent for most messages: `whatsapp` or `voice`
+    metadata: Optional[MessageMetadata] = None
+
+
+@dataclass
+class MessageMetadata(Model):
+    """Channel detail, absent for most messages: `whatsapp` or `voice`"""
+    voice: Optional[VoiceMessageMeta] = None
+    #: WhatsApp: the message's type, interactive options or choice, template, media and status timeline
+    whatsapp: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -393,8 +406,16 @@ class NewMessageEventData(Model):
     #: `persona` (the simulated customer), `agent` (the bot under test) or `system` (Mimic's notes)
     sender_type: Literal["persona", "agent", "system"]
     timestamp: str
-    #: Channel detail, absent for most messages: `whatsapp` holds the message's type, interactive options or choice, template, media and status timeline
-    metadata: Optional[Dict[str, Any]] = None
+    #: Channel detail, absent for most messages: `whatsapp` or `voice`
+    metadata: Optional[NewMessageEventDataMetadata] = None
+
+
+@dataclass
+class NewMessageEventDataMetadata(Model):
+    """Channel detail, absent for most messages: `whatsapp` or `voice`"""
+    voice: Optional[VoiceMessageMeta] = None
+    #: WhatsApp: the message's type, interactive options or choice, template, media and status timeline
+    whatsapp: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -442,12 +463,22 @@ class PersonaConfig(Model):
     reply_timeout: Optional[int] = None
     #: Default session length in seconds
     session_duration: Optional[int] = None
+    voice: Optional[PersonaVoiceConfig] = None
 
 
 @dataclass
 class PersonaList(Model):
     data: List[Persona]
     pagination: Pagination
+
+
+@dataclass
+class PersonaVoiceConfig(Model):
+    """How the persona speaks and behaves on voice calls"""
+    #: Barge in: the persona starts talking this many ms into each bot utterance, and the bot should stop (`clear`)
+    interrupt_after_ms: Optional[int] = None
+    #: The offline (flite) voice the persona speaks with: `kal` (default, native 8 kHz phone audio), `slt`, `rms` or `awb`
+    voice: Optional[Literal["kal", "slt", "rms", "awb"]] = None
 
 
 @dataclass
@@ -510,7 +541,7 @@ class SearchResult(Model):
 @dataclass
 class Session(Model):
     agent_id: str
-    #: The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own
+    #: The checks this session runs: the persona's and the agent type's defaults (unless inheritChecks was false) plus its own
     checks: List[SessionCheck]
     config: SessionConfig
     created_at: str
@@ -561,8 +592,7 @@ class SessionAnalytics(Model):
 @dataclass
 class SessionCheck(Model):
     """A check a finished session must pass"""
-    type: Literal["reply_within", "all_answered", "must_match", "must_not_match", "goal_reached", "llm_judge", "whatsapp_valid"]
-    #: Every agent reply within this many ms
+    type: Literal["reply_within", "all_answered", "must_match", "must_not_match", "goal_reached", "llm_judge", "whatsapp_valid", "voice_valid", "first_audio_within", "no_long_silence"]
     ms: Optional[int] = None
     #: PostgreSQL regular expression, case-insensitive
     pattern: Optional[str] = None
@@ -585,7 +615,7 @@ class SessionConfig(Model):
 @dataclass
 class SessionDetail(Model):
     agent_id: str
-    #: The checks this session runs: the persona's defaults (unless inheritChecks was false) plus its own
+    #: The checks this session runs: the persona's and the agent type's defaults (unless inheritChecks was false) plus its own
     checks: List[SessionCheck]
     config: SessionConfig
     created_at: str
@@ -825,11 +855,46 @@ class User(Model):
 
 @dataclass
 class VoiceAgentConfig(Model):
-    #: Credential for the voice endpoint. Write-only: responses mask it.
+    #: Credential for the voice endpoint, sent as `Authorization: Bearer …` when Mimic connects. Write-only: responses mask it.
     api_key: Optional[str] = None
+    #: Sent to the bot as `start.customParameters`, like a TwiML `<Stream>`'s `<Parameter>`s
+    custom_parameters: Optional[Dict[str, str]] = None
     #: Number to call, E.164
     phone_number: Optional[str] = None
+    #: The bot's Twilio Media Streams WebSocket (ws:// or wss://): Mimic calls it as Twilio would
     url: Optional[str] = None
+
+
+@dataclass
+class VoiceMessageMeta(Model):
+    """What a message was on a voice call"""
+    #: The turn's audio is stored: GET /api/sessions/{id}/messages/{messageId}/audio
+    audio: Optional[bool] = None
+    #: Agent utterances: the persona barged in
+    barge_in: Optional[VoiceMessageMetaBargeIn] = None
+    #: Persona turns: DTMF digits pressed
+    dtmf: Optional[str] = None
+    #: When the speech ended (a silent persona turn: equal to startMs)
+    end_ms: Optional[float] = None
+    #: System findings: what was wrong with the bot's stream (fails `voice_valid`)
+    finding: Optional[Literal["bad_frame", "wrong_stream", "wrong_format", "unknown_event", "mark_misuse", "connection"]] = None
+    #: Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over
+    first_audio_ms: Optional[float] = None
+    #: Persona turns: the persona stayed silent (tests the bot's re-prompt)
+    silent: Optional[bool] = None
+    #: When the speech began, in ms on the call's clock (0 = the `start` frame); for the bot, when the caller heard it
+    start_ms: Optional[float] = None
+    #: Agent utterances: the bot started while the persona was still talking
+    talk_over: Optional[bool] = None
+
+
+@dataclass
+class VoiceMessageMetaBargeIn(Model):
+    """Agent utterances: the persona barged in"""
+    #: The persona interrupted this many ms into the bot's speech
+    after_ms: float
+    #: The bot sent `clear` this many ms after the interruption (null: it kept talking)
+    cleared_after_ms: Optional[float]
 
 
 @dataclass
@@ -1059,10 +1124,14 @@ wire(Message, [
     ("content", "content", True, SCALAR),
     ("id", "id", True, SCALAR),
     ("latency_ms", "latencyMs", True, SCALAR),
-    ("metadata", "metadata", False, ANY),
+    ("metadata", "metadata", False, ModelOf(MessageMetadata)),
     ("sender_type", "senderType", True, SCALAR),
     ("session_id", "sessionId", True, SCALAR),
     ("timestamp", "timestamp", True, SCALAR),
+])
+wire(MessageMetadata, [
+    ("voice", "voice", False, ModelOf(VoiceMessageMeta)),
+    ("whatsapp", "whatsapp", False, ANY),
 ])
 wire(MessageList, [
     ("data", "data", True, ListOf(ModelOf(Message))),
@@ -1078,9 +1147,13 @@ wire(NewMessageEventData, [
     ("content", "content", True, SCALAR),
     ("id", "id", True, SCALAR),
     ("latency_ms", "latencyMs", True, SCALAR),
-    ("metadata", "metadata", False, ANY),
+    ("metadata", "metadata", False, ModelOf(NewMessageEventDataMetadata)),
     ("sender_type", "senderType", True, SCALAR),
     ("timestamp", "timestamp", True, SCALAR),
+])
+wire(NewMessageEventDataMetadata, [
+    ("voice", "voice", False, ModelOf(VoiceMessageMeta)),
+    ("whatsapp", "whatsapp", False, ANY),
 ])
 wire(Pagination, [
     ("limit", "limit", True, SCALAR),
@@ -1110,10 +1183,15 @@ wire(PersonaConfig, [
     ("message_interval", "messageInterval", False, SCALAR),
     ("reply_timeout", "replyTimeout", False, SCALAR),
     ("session_duration", "sessionDuration", False, SCALAR),
+    ("voice", "voice", False, ModelOf(PersonaVoiceConfig)),
 ])
 wire(PersonaList, [
     ("data", "data", True, ListOf(ModelOf(Persona))),
     ("pagination", "pagination", True, ModelOf(Pagination)),
+])
+wire(PersonaVoiceConfig, [
+    ("interrupt_after_ms", "interruptAfterMs", False, SCALAR),
+    ("voice", "voice", False, SCALAR),
 ])
 wire(Readiness, [
     ("checks", "checks", True, ModelOf(ReadinessChecks)),
@@ -1348,8 +1426,24 @@ wire(User, [
 ])
 wire(VoiceAgentConfig, [
     ("api_key", "api_key", False, SCALAR),
+    ("custom_parameters", "custom_parameters", False, ANY),
     ("phone_number", "phone_number", False, SCALAR),
     ("url", "url", False, SCALAR),
+])
+wire(VoiceMessageMeta, [
+    ("audio", "audio", False, SCALAR),
+    ("barge_in", "bargeIn", False, ModelOf(VoiceMessageMetaBargeIn)),
+    ("dtmf", "dtmf", False, SCALAR),
+    ("end_ms", "endMs", False, SCALAR),
+    ("finding", "finding", False, SCALAR),
+    ("first_audio_ms", "firstAudioMs", False, SCALAR),
+    ("silent", "silent", False, SCALAR),
+    ("start_ms", "startMs", False, SCALAR),
+    ("talk_over", "talkOver", False, SCALAR),
+])
+wire(VoiceMessageMetaBargeIn, [
+    ("after_ms", "afterMs", True, SCALAR),
+    ("cleared_after_ms", "clearedAfterMs", True, SCALAR),
 ])
 wire(WebhookAgentConfig, [
     ("api_key", "api_key", False, SCALAR),

@@ -680,7 +680,7 @@ class SessionsResource:
         Args:
             agent_id: An agent of yours
             persona_id: A persona of yours
-            checks: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once
+            checks: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks) and the agent type's (whatsapp_valid, voice_valid); identical checks run once. Voice checks (voice_valid, first_audio_within, no_long_silence) need a voice agent; a persona's are left out for other agents
             config: Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout
             inherit_checks: Default true: the persona's defaults run too. false: only this session's own checks run
             metadata: Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set.
@@ -940,6 +940,36 @@ class SessionsMessagesResource:
 
     def __init__(self, transport: SyncTransport) -> None:
         self._transport = transport
+
+    def audio(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> bytes:
+        """Download a voice call turn's audio (WAV, 8 kHz 16-bit mono)
+
+        Messages with `metadata.voice.audio: true` have it: what the persona said, or what the bot said as Mimic heard it.
+
+        ``GET /api/sessions/{id}/messages/{messageId}/audio`` (operation ``getSessionMessageAudio``).
+
+        Args:
+            session_id: Session id (UUID)
+            message_id: Message id (UUID); a malformed one answers 404 like an unknown one
+        """
+        options = RequestOptions(timeout, max_retries, extra_headers, idempotency_key)
+        data = self._transport.request(
+            "GET",
+            "/api/sessions/{id}/messages/{messageId}/audio",
+            path={"id": session_id, "messageId": message_id},
+            options=options,
+            parse="bytes",
+        )
+        return cast(bytes, data)
 
     def create(
         self,
@@ -1848,7 +1878,7 @@ class AsyncSessionsResource:
         Args:
             agent_id: An agent of yours
             persona_id: A persona of yours
-            checks: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks); identical checks run once
+            checks: What the finished session must satisfy, on top of the persona's defaults (goal_reached when it has a goal, all_answered, and its own checks) and the agent type's (whatsapp_valid, voice_valid); identical checks run once. Voice checks (voice_valid, first_audio_within, no_long_silence) need a voice agent; a persona's are left out for other agents
             config: Defaults: the persona's config, then 300 s, 50 messages, 5 s interval, 30 s reply timeout
             inherit_checks: Default true: the persona's defaults run too. false: only this session's own checks run
             metadata: Your own JSON (≤ 16 KiB). Responses add `startTime` and `messageCount`, which are computed and cannot be set.
@@ -2108,6 +2138,36 @@ class AsyncSessionsMessagesResource:
 
     def __init__(self, transport: AsyncTransport) -> None:
         self._transport = transport
+
+    async def audio(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> bytes:
+        """Download a voice call turn's audio (WAV, 8 kHz 16-bit mono)
+
+        Messages with `metadata.voice.audio: true` have it: what the persona said, or what the bot said as Mimic heard it.
+
+        ``GET /api/sessions/{id}/messages/{messageId}/audio`` (operation ``getSessionMessageAudio``).
+
+        Args:
+            session_id: Session id (UUID)
+            message_id: Message id (UUID); a malformed one answers 404 like an unknown one
+        """
+        options = RequestOptions(timeout, max_retries, extra_headers, idempotency_key)
+        data = await self._transport.request(
+            "GET",
+            "/api/sessions/{id}/messages/{messageId}/audio",
+            path={"id": session_id, "messageId": message_id},
+            options=options,
+            parse="bytes",
+        )
+        return cast(bytes, data)
 
     async def create(
         self,
