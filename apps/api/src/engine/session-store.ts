@@ -296,6 +296,19 @@ async function ifOurs<T>(
   }
 }
 
+/**
+ * A reply has begun but is not complete yet (a voice bot started speaking): the wait for it starts over, so
+ * `replyTimeout` bounds the time to the bot's first audio rather than to the end of its sentence.
+ */
+export async function extendReplyWindow(db: Database, sessionId: string) {
+  await db
+    .update(sessions)
+    .set({ nextTurnAt: sql`greatest(${sessions.nextTurnAt}, ${dueIn("replyTimeout")})` })
+    .where(
+      and(eq(sessions.id, sessionId), eq(sessions.status, "active"), eq(sessions.phase, "awaiting_reply")),
+    );
+}
+
 /** A system note in the transcript (no reply within the timeout …), written once per turn. */
 export async function writeSystemNote(
   db: Database,

@@ -4,6 +4,7 @@
 import type { Database, PersonaVoiceConfig, VoiceMessageMeta } from "@mimic/db";
 import type { AgentAdapter, DeliveryContext } from "../../engine/agents/types.js";
 import { OutboundError } from "../../engine/outbound.js";
+import { extendReplyWindow } from "../../engine/session-store.js";
 import { wavFromPcm } from "./audio.js";
 import { MediaStreamCall, type Utterance } from "./call.js";
 import { describePersonaTurn, recordCallEvent, recordUtterance } from "./store.js";
@@ -26,13 +27,21 @@ export interface VoiceAdapterOptions {
   log: (msg: string) => void;
 }
 
+interface PersonaTurn {
+  startMs: number;
+  endMs: number;
+  answered: boolean;
+}
+
 interface CallState {
   call: MediaStreamCall;
   ready: Promise<void>;
   vad: Vad;
   voice: string | undefined;
   /** The persona's last turn on this call, and whether the bot has started answering it. */
-  lastPersona?: { startMs: number; endMs: number; answered: boolean };
+  lastPersona?: PersonaTurn;
+  /** Bot utterances under way that answer a persona turn (by their start), settled once recorded. */
+  answering: Map<number, { turn: PersonaTurn; recorded: Promise<void>; settle: () => void }>;
   /** Persona messages already said on this call (a redelivery is not said twice). */
   said: Set<string>;
   /** What the call writes, one after another, in the order it happened. */
@@ -40,6 +49,8 @@ interface CallState {
   hungUp?: string;
   sttFailed?: boolean;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** A persona line on a call: `[dtmf 12#]` presses keys, a line that is only `[silence]` says nothing. */
 export function parseLine(content: string): { text: string; dtmf: string; silent: boolean } {
@@ -78,22 +89,45 @@ export function createVoiceAdapter(options: VoiceAdapterOptions): AgentAdapter {
       }
     }
     const meta: VoiceMessageMeta = { startMs: utterance.startMs, endMs: utterance.endMs };
-    const persona = state.lastPersona;
-    // The bot's first utterance since the persona began its turn answers it.
-    const answers = !!persona && !persona.answered && utterance.startMs >= persona.startMs;
-    if (persona && answers) {
-      persona.answered = true;
+    // Which persona turn it answers was decided when the bot began to speak.
+    const answer = state.answering.get(utterance.announcedAt);
+    const persona = answer?.turn;
+    if (persona) {
       meta.firstAudioMs = utterance.startMs - persona.endMs;
       if (utterance.startMs < persona.endMs) meta.talkOver = true;
     }
     if (utterance.bargeIn) meta.bargeIn = utterance.bargeIn;
-    await recordUtterance(db, sessionId, {
-      content,
-      meta,
-      timestamp: state.call.at(utterance.startMs),
-      latencyMs: answers ? Math.max(0, meta.firstAudioMs!) : undefined,
-      audio: utterance.audio,
+    try {
+      await recordUtterance(db, sessionId, {
+        content,
+        meta,
+        timestamp: state.call.at(utterance.startMs),
+        latencyMs: persona ? Math.max(0, meta.firstAudioMs!) : undefined,
+        audio: utterance.audio,
+      });
+    } finally {
+      settle(state, utterance.announcedAt);
+    }
+  }
+
+  /** The bot began to speak: its first utterance since the persona began its turn answers that turn. */
+  function speaking(sessionId: string, state: CallState, startMs: number) {
+    const turn = state.lastPersona;
+    if (!turn || turn.answered || startMs < turn.startMs) return;
+    turn.answered = true;
+    let settleIt = () => {};
+    const recorded = new Promise<void>((resolve) => {
+      settleIt = resolve;
     });
+    state.answering.set(startMs, { turn, recorded, settle: settleIt });
+    void extendReplyWindow(db, sessionId).catch((error: Error) =>
+      log(`voice session ${sessionId}: extending the reply window failed: ${error.message}`),
+    );
+  }
+
+  function settle(state: CallState, startMs: number) {
+    state.answering.get(startMs)?.settle();
+    state.answering.delete(startMs);
   }
 
   async function dial(context: Omit<DeliveryContext, "message">): Promise<CallState> {
@@ -125,6 +159,7 @@ export function createVoiceAdapter(options: VoiceAdapterOptions): AgentAdapter {
       vad,
       voice: persona.voice,
       said: new Set<string>(),
+      answering: new Map(),
       writing: Promise.resolve(),
     } as CallState;
     state.call = new MediaStreamCall({
@@ -137,7 +172,9 @@ export function createVoiceAdapter(options: VoiceAdapterOptions): AgentAdapter {
       interruptAfterMs: persona.interruptAfterMs,
       interjection,
       events: {
+        speaking: (startMs) => speaking(sessionId, state, startMs),
         utterance: (utterance) => write(state, sessionId, () => heard(sessionId, state, utterance)),
+        unheard: (startMs) => settle(state, startMs),
         finding: (kind, detail) =>
           write(state, sessionId, () => recordCallEvent(db, sessionId, detail, kind)),
         hangup: (code, reason) => {
@@ -186,13 +223,20 @@ export function createVoiceAdapter(options: VoiceAdapterOptions): AgentAdapter {
         }
       }
       await call.quiet(QUIET_WAIT_MS);
-      const startMs = Math.round(call.now());
-      const spoken = audio.length > 0 ? await call.speak(audio) : { startMs, endMs: startMs };
-      if (line.dtmf) await call.dtmf(line.dtmf);
-      const endMs = line.dtmf ? Math.round(call.now()) : spoken.endMs;
+      const spoken = call.speak(audio);
+      // The turn is known before it is said: a bot that answers early is measured against it.
+      const turn = { startMs: spoken.startMs, endMs: spoken.endMs, answered: false };
+      state.lastPersona = turn;
+      await spoken.done;
+      if (line.dtmf) {
+        turn.endMs = call.dtmfEnd(line.dtmf);
+        await call.dtmf(line.dtmf);
+      }
+      // The bot answered before the turn was over (while keys were pressed): the turn is delivered with its answer.
+      const early = [...state.answering.values()].find((a) => a.turn === turn);
+      if (early) await Promise.race([early.recorded, sleep(QUIET_WAIT_MS)]);
       state.said.add(context.message.id);
-      state.lastPersona = { startMs: spoken.startMs, endMs, answered: false };
-      const meta: VoiceMessageMeta = { startMs: spoken.startMs, endMs };
+      const meta: VoiceMessageMeta = { startMs: turn.startMs, endMs: turn.endMs };
       if (line.dtmf) meta.dtmf = line.dtmf;
       if (line.silent) meta.silent = true;
       write(state, context.sessionId, () =>

@@ -27,7 +27,7 @@ import type { Vad } from "./vad.js";
 /** Largest frame Mimic reads from a bot (a `media` message of several seconds is fine; megabytes are not). */
 const MAX_FRAME_BYTES = 1024 * 1024;
 /** DTMF digits go out this far apart, as a caller presses keys. */
-const DTMF_GAP_MS = 250;
+export const DTMF_GAP_MS = 250;
 /** A bot that sends audio far ahead of real time still has it played in real time; past this much it is refused. */
 const MAX_BUFFERED_MS = 120_000;
 /** Frames sent at once when the event loop fell behind (beyond this, the stream skips ahead). */
@@ -48,8 +48,12 @@ export interface CallOptions {
 }
 
 export interface CallEvents {
+  /** The bot began to speak (its first voiced audio, at `startMs` on the playback clock). */
+  speaking(startMs: number): void;
   /** The bot finished an utterance. */
   utterance(utterance: Utterance): void;
+  /** An utterance under way was cleared before a word of it played: nothing was heard. */
+  unheard(startMs: number): void;
   /** Something in the bot's stream breaks the protocol (reported once per kind per call). */
   finding(kind: VoiceFinding, detail: string): void;
   /** The bot closed the connection. */
@@ -59,6 +63,8 @@ export interface CallEvents {
 export interface Utterance {
   /** Call clock (ms since `start`), on the playback clock: what the caller heard and when. */
   startMs: number;
+  /** `startMs` exactly as `speaking` announced it. */
+  announcedAt: number;
   endMs: number;
   /** 8 kHz 16-bit PCM, from its first voiced frame to its last. */
   audio: Int16Array;
@@ -188,8 +194,11 @@ export class MediaStreamCall {
     return this.speaking !== undefined && this.speaking.endMs > this.now();
   }
 
-  /** Says `pcm` on the caller's line, after whatever is already queued. Resolves once its last frame went out. */
-  speak(pcm: Int16Array): Promise<Speech> {
+  /**
+   * Says `pcm` on the caller's line, after whatever is already queued: when it will start and end on the call
+   * clock (known at once), and `done` once its last frame went out.
+   */
+  speak(pcm: Int16Array): Speech & { done: Promise<void> } {
     const frames: Buffer[] = [];
     for (let i = 0; i < pcm.length; i += FRAME_SAMPLES) {
       const frame = Buffer.alloc(FRAME_SAMPLES, MULAW_SILENCE);
@@ -198,21 +207,26 @@ export class MediaStreamCall {
     }
     if (frames.length === 0 || !this.open) {
       const at = Math.round(this.now());
-      return Promise.resolve({ startMs: at, endMs: at });
+      return { startMs: at, endMs: at, done: Promise.resolve() };
     }
     const startMs = (this.framesSent + this.outgoing.length) * FRAME_MS;
     const speech = { startMs, endMs: startMs + frames.length * FRAME_MS };
     this.speaking = speech;
-    return new Promise((resolve) => {
+    const done = new Promise<void>((resolve) => {
       for (const frame of frames) this.outgoing.push({ frame });
       // A call that ends first resolves too: nobody waits forever on a hung-up line.
-      const ended = () => resolve(speech);
-      this.onEnd.add(ended);
+      this.onEnd.add(resolve);
       this.outgoing.at(-1)!.sent = () => {
-        this.onEnd.delete(ended);
-        resolve(speech);
+        this.onEnd.delete(resolve);
+        resolve();
       };
     });
+    return { ...speech, done };
+  }
+
+  /** When keys pressed from now would be done (call clock). */
+  dtmfEnd(digits: string) {
+    return Math.round(this.now()) + digits.length * DTMF_GAP_MS;
   }
 
   /** Presses keys: one `dtmf` message per digit. */
@@ -394,6 +408,7 @@ export class MediaStreamCall {
   private begin(at: number) {
     const utterance: OpenUtterance = { startMs: at, frames: [], lastVoiceEnd: at };
     this.utterance = utterance;
+    this.options.events.speaking(at);
     const { interruptAfterMs, interjection } = this.options;
     if (interruptAfterMs !== undefined && interjection?.length) {
       utterance.interruptTimer = setTimeout(
@@ -403,7 +418,7 @@ export class MediaStreamCall {
             return;
           if (utterance.lastVoiceEnd <= this.now()) return;
           utterance.interruptAt = this.now();
-          void this.speak(interjection);
+          this.speak(interjection);
         },
         Math.max(0, at + interruptAfterMs - this.now()),
       );
@@ -433,6 +448,7 @@ export class MediaStreamCall {
     }
     const result: Utterance = {
       startMs: Math.round(utterance.startMs),
+      announcedAt: utterance.startMs,
       endMs: Math.round(utterance.lastVoiceEnd),
       audio,
     };
@@ -478,6 +494,7 @@ export class MediaStreamCall {
       clearTimeout(utterance.endTimer);
       clearTimeout(utterance.interruptTimer);
       this.utterance = undefined;
+      this.options.events.unheard(utterance.startMs);
     } else if (utterance) {
       utterance.frames = utterance.frames.filter((f) => f.at < now);
       utterance.lastVoiceEnd = Math.min(utterance.lastVoiceEnd, now);
