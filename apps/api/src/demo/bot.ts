@@ -5,7 +5,8 @@ import { SIGNATURE_HEADER, verifySignature } from "../engine/signing.js";
 
 export function demoReply(text: string): string {
   const t = text.toLowerCase();
-  const order = /#\s?(\d{3,})/.exec(text)?.[1];
+  // "#961972" written, "order number 961972" spoken (as a speech-to-text endpoint writes it down).
+  const order = (/#\s?(\d{3,})/.exec(text) ?? /\border(?: number)?(?: is)?\s+(\d{3,})/i.exec(text))?.[1];
   if (/\b(human|person|manager|supervisor)\b/.test(t))
     return "I understand. I'm transferring you to a human colleague now.";
   if (/\b(thank|thanks|bye|that's all)\b/.test(t)) return "You're welcome! Have a great day.";

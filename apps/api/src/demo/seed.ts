@@ -8,7 +8,7 @@ import { llmAvailability } from "../lib/checks.js";
 import { hashPassword } from "../lib/passwords.js";
 import { sealAgentConfig } from "../lib/secrets.js";
 import { createSession } from "../modules/sessions/service.js";
-import { type DemoBot, startDemoBot } from "./bot.js";
+import { type DemoBot, demoReply, startDemoBot } from "./bot.js";
 
 export const DEMO_EMAIL = "demo@mimic.dev";
 export const DEMO_PASSWORD = "mimic-demo-password";
@@ -125,21 +125,44 @@ export async function startDemo(
       "",
     ].join("\n"),
   );
-  // Beside it, the same persona on WhatsApp: a Cloud API bot whose Graph base URL points at Mimic.
-  const whatsapp = await startWhatsappDemo(app, db, config, baseUrl, userId, persona!.id).catch(
-    (error: Error) => {
-      app.log.warn(`WhatsApp demo not started: ${error.message}`);
+  // Beside it, the same persona on WhatsApp (a Cloud API bot whose Graph base URL points at Mimic) and, when an STT
+  // endpoint is configured, on the phone (a Twilio Media Streams bot Mimic calls).
+  const extras: DemoBot[] = [];
+  for (const [channel, start] of [
+    ["WhatsApp", startWhatsappDemo],
+    ["Voice", startVoiceDemo],
+  ] as const) {
+    const extra = await start(app, db, config, baseUrl, userId, persona!.id).catch((error: Error) => {
+      app.log.warn(`${channel} demo not started: ${error.message}`);
       return undefined;
-    },
-  );
-  if (!whatsapp) return bot;
+    });
+    if (extra) extras.push(extra);
+  }
   return {
     url: bot.url,
     close: async () => {
-      await whatsapp.close();
+      for (const extra of extras) await extra.close();
       await bot.close();
     },
   };
+}
+
+/** Finds the demo user's agent of that name, or creates it; its config is (re)set either way. */
+async function demoAgent(
+  db: MimicDb,
+  userId: string,
+  name: string,
+  type: "whatsapp" | "voice",
+  config: Record<string, unknown>,
+) {
+  const sealed = sealAgentConfig(db.db, config);
+  let [agent] = await db.db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.userId, userId), eq(agents.name, name), isNull(agents.deletedAt)));
+  if (agent) await db.db.update(agents).set({ config: sealed }).where(eq(agents.id, agent.id));
+  else [agent] = await db.db.insert(agents).values({ userId, name, type, config: sealed }).returning();
+  return agent!;
 }
 
 const DEMO_WHATSAPP = {
@@ -168,26 +191,72 @@ async function startWhatsappDemo(
     appSecret: DEMO_WHATSAPP.app_secret,
     verifyToken: DEMO_WHATSAPP.verify_token,
   });
-  const name = "ShopCo WhatsApp bot";
-  const agentConfig = sealAgentConfig(db.db, { webhook_url: bot.url, ...DEMO_WHATSAPP });
-  let [agent] = await db.db
-    .select()
-    .from(agents)
-    .where(and(eq(agents.userId, userId), eq(agents.name, name), isNull(agents.deletedAt)));
-  if (agent) await db.db.update(agents).set({ config: agentConfig }).where(eq(agents.id, agent.id));
-  else
-    [agent] = await db.db
-      .insert(agents)
-      .values({ userId, name, type: "whatsapp", config: agentConfig })
-      .returning();
+  const agent = await demoAgent(db, userId, "ShopCo WhatsApp bot", "whatsapp", {
+    webhook_url: bot.url,
+    ...DEMO_WHATSAPP,
+  });
   const session = await createSession(
     db.db,
     userId,
-    { agentId: agent!.id, personaId, metadata: { source: "pnpm dev", channel: "whatsapp" } },
+    { agentId: agent.id, personaId, metadata: { source: "pnpm dev", channel: "whatsapp" } },
     llmAvailability(config),
   );
   app.log.info(
     `Demo: the same persona on WhatsApp, with the Cloud API bot at ${bot.url} (Graph base URL ${baseUrl}/whatsapp) — session ${session.id}`,
+  );
+  return bot;
+}
+
+/**
+ * The voice demo bot (port MIMIC_DEMO_PORT + 2), its agent, and one session with the demo persona — only when an
+ * STT endpoint is configured (MIMIC_STT_BASE_URL): Mimic hears the bot through it, and so does the bot.
+ */
+async function startVoiceDemo(
+  app: FastifyInstance,
+  db: MimicDb,
+  config: Config,
+  _baseUrl: string,
+  userId: string,
+  personaId: string,
+): Promise<DemoBot | undefined> {
+  const stt = config.voice.stt;
+  if (!stt) {
+    app.log.info(
+      "Voice demo: set MIMIC_STT_BASE_URL (an OpenAI-compatible speech-to-text endpoint) to run it",
+    );
+    return undefined;
+  }
+  const [{ startVoiceBot }, { createOpenAITranscriber }] = await Promise.all([
+    import("./voice-bot.js"),
+    import("../channels/voice/stt.js"),
+  ]);
+  const bot = await startVoiceBot({
+    port: config.demo.port + 2,
+    transcriber: createOpenAITranscriber(stt),
+    greeting: "Thanks for calling ShopCo, this is Ava. How can I help?",
+    reply: (heard) => demoReply(heard),
+    mark: true,
+  });
+  const agent = await demoAgent(db, userId, "ShopCo voice bot", "voice", {
+    url: bot.url,
+    custom_parameters: { store: "shopco" },
+  });
+  const session = await createSession(
+    db.db,
+    userId,
+    {
+      agentId: agent.id,
+      personaId,
+      metadata: { source: "pnpm dev", channel: "voice" },
+      checks: [
+        { type: "first_audio_within", ms: 2000 },
+        { type: "no_long_silence", ms: 8000 },
+      ],
+    },
+    llmAvailability(config),
+  );
+  app.log.info(
+    `Demo: the same persona on the phone — Mimic calls the Media Streams bot at ${bot.url} — session ${session.id}`,
   );
   return bot;
 }

@@ -377,7 +377,7 @@ describe("OpenAI-compatible speech", () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it("asks for a WAV and returns it as 8 kHz PCM", async () => {
+  it("asks for a WAV in the configured voice (a persona's flite voice does not apply) and returns 8 kHz PCM", async () => {
     const speech = createOpenAISpeech({
       baseURL,
       apiKey: "sk-good-key-123456",
@@ -385,10 +385,10 @@ describe("OpenAI-compatible speech", () => {
       voice: "alloy",
       timeoutMs: 5000,
     });
-    const pcm = await speech.synthesize(" Hello there. ", "nova");
+    const pcm = await speech.synthesize(" Hello there. ", "slt");
     expect(bodies.at(-1)).toMatchObject({
       model: "tts-1",
-      voice: "nova",
+      voice: "alloy",
       input: "Hello there.",
       response_format: "wav",
     });

@@ -56,7 +56,6 @@ export const VOICE_FINDINGS = [
   "wrong_format",
   "unknown_event",
   "mark_misuse",
-  "connection",
 ] as const;
 export type VoiceFinding = (typeof VOICE_FINDINGS)[number];
 

@@ -1224,7 +1224,7 @@ export interface components {
             /** @description When the speech ended (a silent persona turn: equal to startMs) */
             endMs?: number;
             /** @description System findings: what was wrong with the bot's stream (fails `voice_valid`) */
-            finding?: "bad_frame" | "wrong_stream" | "wrong_format" | "unknown_event" | "mark_misuse" | "connection";
+            finding?: "bad_frame" | "wrong_stream" | "wrong_format" | "unknown_event" | "mark_misuse";
             /** @description Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over */
             firstAudioMs?: number;
             /** @description Persona turns: the persona stayed silent (tests the bot's re-prompt) */

@@ -185,9 +185,9 @@ export class MediaStreamCall {
     return !this.ended && this.ws?.readyState === WebSocket.OPEN;
   }
 
-  /** The bot is talking: an utterance is under way, or audio it sent is still playing. */
+  /** The bot is talking: an utterance is under way (silence it streams, as some bots do, is not talking). */
   get botTalking() {
-    return this.utterance !== undefined || this.playhead > this.now();
+    return this.utterance !== undefined;
   }
 
   get personaTalking() {
@@ -416,7 +416,6 @@ export class MediaStreamCall {
           // Still talking, and the persona is not: barge in.
           if (this.utterance !== utterance || utterance.clearedAt !== undefined || this.personaTalking)
             return;
-          if (utterance.lastVoiceEnd <= this.now()) return;
           utterance.interruptAt = this.now();
           this.speak(interjection);
         },

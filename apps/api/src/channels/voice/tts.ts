@@ -215,7 +215,7 @@ export function createFliteSynthesizer(options: { recycleAfter?: number } = {}):
 
 /**
  * Any OpenAI-compatible text-to-speech endpoint (`POST {baseURL}/audio/speech`, baseURL ending in /v1). The WAV
- * it returns is decoded and resampled to 8 kHz. `voice` in synthesize() overrides the configured one.
+ * it returns is decoded and resampled to 8 kHz. Personas' `voice` (a flite voice) does not apply: the configured voice speaks.
  */
 export function createOpenAISpeech(options: {
   baseURL: string;
@@ -232,7 +232,9 @@ export function createOpenAISpeech(options: {
     maxRetries: options.maxRetries ?? 2,
   });
   return {
-    async synthesize(text, voice = options.voice) {
+    // The endpoint speaks with its configured voice: personas' voices name flite's.
+    async synthesize(text) {
+      const { voice } = options;
       const input = text.trim().slice(0, MAX_TEXT_CHARS);
       if (!input) return new Int16Array(0);
       let wav: Uint8Array;

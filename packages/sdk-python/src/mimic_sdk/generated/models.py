@@ -877,7 +877,7 @@ class VoiceMessageMeta(Model):
     #: When the speech ended (a silent persona turn: equal to startMs)
     end_ms: Optional[float] = None
     #: System findings: what was wrong with the bot's stream (fails `voice_valid`)
-    finding: Optional[Literal["bad_frame", "wrong_stream", "wrong_format", "unknown_event", "mark_misuse", "connection"]] = None
+    finding: Optional[Literal["bad_frame", "wrong_stream", "wrong_format", "unknown_event", "mark_misuse"]] = None
     #: Agent utterances: ms from the end of the persona's speech to the bot's first audio; negative = talked over
     first_audio_ms: Optional[float] = None
     #: Persona turns: the persona stayed silent (tests the bot's re-prompt)
