@@ -30,6 +30,8 @@ const MAX_FRAME_BYTES = 1024 * 1024;
 export const DTMF_GAP_MS = 250;
 /** A bot that sends audio far ahead of real time still has it played in real time; past this much it is refused. */
 const MAX_BUFFERED_MS = 120_000;
+/** The longest stretch of a bot's speech recorded as one message (the STT endpoint gets it in pieces this long). */
+const MAX_UTTERANCE_MS = 60_000;
 /** Frames sent at once when the event loop fell behind (beyond this, the stream skips ahead). */
 const MAX_CATCH_UP_FRAMES = 50;
 
@@ -400,6 +402,8 @@ export class MediaStreamCall {
       if (!utterance) continue;
       utterance.frames.push({ at: t, pcm: piece });
       if (voiced) utterance.lastVoiceEnd = t + (piece.length / SAMPLE_RATE) * 1000;
+      // A bot that never pauses is heard in pieces: each one transcribed and recorded on its own.
+      if (utterance.lastVoiceEnd - utterance.startMs >= MAX_UTTERANCE_MS) this.finish(utterance, true);
     }
     this.playhead = at + (pcm.length / SAMPLE_RATE) * 1000;
     if (this.utterance) this.scheduleEnd(this.utterance);
@@ -430,13 +434,14 @@ export class MediaStreamCall {
     utterance.endTimer = setTimeout(() => this.finish(utterance), Math.max(0, wait));
   }
 
-  private finish(utterance: OpenUtterance) {
+  private finish(utterance: OpenUtterance, now = false) {
     if (this.utterance !== utterance) return;
-    if (utterance.lastVoiceEnd + this.options.silenceMs > this.now() + 1) {
+    if (!now && utterance.lastVoiceEnd + this.options.silenceMs > this.now() + 1) {
       this.scheduleEnd(utterance);
       return;
     }
     clearTimeout(utterance.interruptTimer);
+    clearTimeout(utterance.endTimer);
     this.utterance = undefined;
     const heard = utterance.frames.filter((f) => f.at < utterance.lastVoiceEnd);
     const audio = new Int16Array(heard.reduce((n, f) => n + f.pcm.length, 0));
