@@ -35,6 +35,7 @@ describe("the dashboard at /", () => {
     expect(res.body).toBe(INDEX);
     expect(res.headers["content-security-policy"]).toMatch(/default-src 'self'/);
     expect(res.headers["content-security-policy"]).toMatch(/frame-ancestors 'none'/);
+    expect(res.headers["content-security-policy"]).toMatch(/media-src 'self' blob:/);
     expect(res.headers["cache-control"]).toBe("no-cache");
   });
 

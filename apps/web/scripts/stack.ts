@@ -34,8 +34,13 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Builds the dashboard (unless `webDir` holds a build) and starts the API serving it, with a bot beside it. */
-export async function startStack(options: { webDir?: string } = {}): Promise<Stack> {
+/**
+ * Builds the dashboard (unless `webDir` holds a build) and starts the API serving it, with a bot beside it. `env`
+ * adds settings (MIMIC_STT_BASE_URL for voice agents …).
+ */
+export async function startStack(
+  options: { webDir?: string; env?: Record<string, string> } = {},
+): Promise<Stack> {
   const temp = await mkdtemp(join(tmpdir(), "mimic-web-"));
   const webDir = options.webDir ?? join(temp, "web");
   const cleanups: (() => Promise<unknown>)[] = [() => rm(temp, { recursive: true, force: true })];
@@ -62,6 +67,7 @@ export async function startStack(options: { webDir?: string } = {}): Promise<Sta
       MIMIC_RATE_LIMIT_ANON: "1000000",
       MIMIC_RATE_LIMIT_LOGIN: "1000000",
       MIMIC_WS_MAX_CONNECTIONS: "100",
+      ...options.env,
     });
     const app = await buildApp({
       config,

@@ -253,6 +253,57 @@ describe("editing", () => {
     await tab.close();
   });
 
+  it("saves a persona's voice settings and a voice check, with the API's error on the interrupt field", async () => {
+    const user = await newUser(stack.baseUrl);
+    const tab = await openTab(browser, { token: user.token });
+    const { page } = tab;
+    await page.goto(`${stack.baseUrl}/personas/new`);
+    await page.getByLabel("Name", { exact: true }).fill(PERSONA.name);
+    await page.getByLabel("Prompt").fill(PERSONA.prompt);
+    const calls = page.getByRole("group", { name: "Voice calls" });
+    const voice = calls.getByLabel("Voice", { exact: true });
+    const interrupt = calls.getByLabel("Interrupt the bot after (ms)");
+    expect(await voice.inputValue()).toBe("kal");
+    await voice.selectOption("slt");
+    await interrupt.fill("50");
+    const checks = page.getByRole("group", { name: "Default checks" });
+    const check = checks.getByLabel("Check 1", { exact: true });
+    await checks.getByRole("button", { name: "Add a check" }).click();
+    await check.selectOption({ label: "The bot starts speaking within (ms)" });
+    await checks.getByLabel("Milliseconds").fill("1500");
+    await page.getByRole("button", { name: "Create persona" }).click();
+
+    // Out of range: the API's reason, on the field it names; nothing saved.
+    await page.getByRole("alert").filter({ hasText: "config.voice.interruptAfterMs" }).waitFor();
+    expect(await interrupt.getAttribute("aria-invalid")).toBe("true");
+    const errorId = (await interrupt.getAttribute("aria-describedby"))?.split(" ").at(-1);
+    expect(await page.locator(`[id="${errorId}"]`).textContent()).toMatch(/100/);
+    expect((await user.client.personas.list()).data).toEqual([]);
+
+    await interrupt.fill("1500");
+    await page.getByRole("button", { name: "Create persona" }).click();
+    await heading(page, "Personas").waitFor();
+    const [persona] = (await user.client.personas.list()).data;
+    expect(persona?.config.voice).toEqual({ voice: "slt", interruptAfterMs: 1500 });
+    expect(persona?.checks).toEqual([{ type: "first_audio_within", ms: 1500 }]);
+
+    // Back in the form as saved. The default voice and no interruption send no voice settings at all.
+    await page.goto(`${stack.baseUrl}/personas/${persona!.id}`);
+    await heading(page, `Edit ${PERSONA.name}`).waitFor();
+    expect(await voice.inputValue()).toBe("slt");
+    expect(await interrupt.inputValue()).toBe("1500");
+    expect(await check.inputValue()).toBe("first_audio_within");
+    await voice.selectOption("kal");
+    await interrupt.fill("");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await heading(page, "Personas").waitFor();
+    const saved = await user.client.personas.get(persona!.id);
+    expect(saved.config.voice).toBeUndefined();
+    expect(saved.checks).toEqual([{ type: "first_audio_within", ms: 1500 }]);
+    expect(unexpected(tab.errors, 422)).toEqual([]);
+    await tab.close();
+  });
+
   it("creates an API key, shows it once, and revokes it", async () => {
     const user = await newUser(stack.baseUrl);
     const tab = await openTab(browser, { token: user.token });

@@ -27,6 +27,8 @@ const SERVER_PREFIXES = [
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "img-src 'self' data:",
+  // A voice call turn's audio is fetched with the user's token and played from a blob: URL.
+  "media-src 'self' blob:",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'self'",

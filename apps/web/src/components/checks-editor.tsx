@@ -16,6 +16,8 @@ const TYPES: {
   type: CheckType;
   label: string;
   value?: { name: "ms" | "pattern" | "rubric"; label: string };
+  /** Only voice agents' sessions run it. */
+  voice?: true;
 }[] = [
   { type: "reply_within", label: "Every reply within", value: { name: "ms", label: "Milliseconds" } },
   { type: "all_answered", label: "Every persona message answered" },
@@ -31,7 +33,26 @@ const TYPES: {
     value: { name: "pattern", label: "Pattern (regex)" },
   },
   { type: "llm_judge", label: "An LLM judges the transcript", value: { name: "rubric", label: "Rubric" } },
+  {
+    type: "first_audio_within",
+    label: "The bot starts speaking within (ms)",
+    value: { name: "ms", label: "Milliseconds" },
+    voice: true,
+  },
+  {
+    type: "no_long_silence",
+    label: "No silence longer than (ms)",
+    value: { name: "ms", label: "Milliseconds" },
+    voice: true,
+  },
+  { type: "voice_valid", label: "Voice bot's Media Streams frames are valid", voice: true },
 ];
+
+const option = (t: (typeof TYPES)[number]) => (
+  <option key={t.type} value={t.type}>
+    {t.label}
+  </option>
+);
 
 let nextKey = 1;
 
@@ -90,11 +111,8 @@ export function ChecksEditor({
                     value={draft.type}
                     onChange={(event) => update(draft.key, { type: event.target.value as CheckType })}
                   >
-                    {TYPES.map((t) => (
-                      <option key={t.type} value={t.type}>
-                        {t.label}
-                      </option>
-                    ))}
+                    {TYPES.filter((t) => !t.voice).map(option)}
+                    <optgroup label="Voice calls">{TYPES.filter((t) => t.voice).map(option)}</optgroup>
                   </select>
                 )}
               </Field>

@@ -1,5 +1,5 @@
 // Create or edit a persona. Every field maps onto the API's; its 422 details show on the fields they name.
-import type { CreatePersonaRequest, Persona } from "@mimic/sdk";
+import type { CreatePersonaRequest, Persona, PersonaVoiceConfig } from "@mimic/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
@@ -22,6 +22,15 @@ export function PersonaFormPage() {
   return <PersonaForm key={id ?? "new"} persona={persona.data} />;
 }
 
+/** The offline (flite) voices a persona can speak with on calls; kal is the API's default. */
+const VOICES: { value: NonNullable<PersonaVoiceConfig["voice"]>; label: string }[] = [
+  { value: "kal", label: "kal — male, US (default; made for phone audio)" },
+  { value: "slt", label: "slt — female, US" },
+  { value: "rms", label: "rms — male, US" },
+  { value: "awb", label: "awb — male, Scottish" },
+];
+const DEFAULT_VOICE = "kal";
+
 const text = (value: string | null | undefined) => value ?? "";
 const numberText = (value: number | null | undefined) =>
   value === null || value === undefined ? "" : String(value);
@@ -43,6 +52,8 @@ function PersonaForm({ persona }: { persona: Persona | undefined }) {
     messageInterval: numberText(persona?.config.messageInterval),
     replyTimeout: numberText(persona?.config.replyTimeout),
     sessionDuration: numberText(persona?.config.sessionDuration),
+    voice: persona?.config.voice?.voice ?? DEFAULT_VOICE,
+    interruptAfterMs: numberText(persona?.config.voice?.interruptAfterMs),
   });
   const [traits, setTraits] = useState<PairDraft[]>(() =>
     Object.entries(persona?.traits ?? {}).map(([key, value], index) => ({
@@ -63,6 +74,12 @@ function PersonaForm({ persona }: { persona: Persona | undefined }) {
         const value = numberOrUndefined(values[key]);
         if (value !== undefined) config[key] = value;
       }
+      // Only what differs from the API's defaults (kal, no barge-in): most personas never go on a call.
+      const voice: PersonaVoiceConfig = {};
+      if (values.voice !== DEFAULT_VOICE) voice.voice = values.voice as PersonaVoiceConfig["voice"];
+      const interruptAfterMs = numberOrUndefined(values.interruptAfterMs);
+      if (interruptAfterMs !== undefined) voice.interruptAfterMs = interruptAfterMs;
+      if (Object.keys(voice).length > 0) config.voice = voice;
       const body = {
         name: values.name,
         description: values.description.trim() || null,
@@ -199,6 +216,37 @@ function PersonaForm({ persona }: { persona: Persona | undefined }) {
                   placeholder="30"
                   value={values.replyTimeout}
                   onChange={set("replyTimeout")}
+                />
+              )}
+            </Field>
+          </div>
+        </fieldset>
+        <fieldset className="fieldset">
+          <legend>Voice calls</legend>
+          <p className="field-hint">How the persona speaks when the agent is a voice bot.</p>
+          <div className="grid-2">
+            <Field name="config.voice.voice" label="Voice">
+              {(props) => (
+                <select {...props} value={values.voice} onChange={set("voice")}>
+                  {VOICES.map((voice) => (
+                    <option key={voice.value} value={voice.value}>
+                      {voice.label}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field
+              name="config.voice.interruptAfterMs"
+              label="Interrupt the bot after (ms)"
+              hint="The persona talks over each bot reply this far into it; empty: never."
+            >
+              {(props) => (
+                <input
+                  {...props}
+                  inputMode="numeric"
+                  value={values.interruptAfterMs}
+                  onChange={set("interruptAfterMs")}
                 />
               )}
             </Field>

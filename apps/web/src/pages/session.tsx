@@ -1,6 +1,14 @@
 // One session: its transcript as it happens (live events through the SDK, which reconnects and catches up after a
 // lost connection), the verdict with each check, figures, search within it, stop and export.
-import type { Message, SessionDetail, SessionEvent } from "@mimic/sdk";
+import {
+  ConnectionError,
+  type Message,
+  MimicError,
+  NotFoundError,
+  type SessionDetail,
+  type SessionEvent,
+  type VoiceMessageMeta,
+} from "@mimic/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
@@ -245,6 +253,7 @@ function Transcript({
           <MessageBubble
             key={message.id}
             message={message}
+            sessionId={session.id}
             name={
               message.senderType === "persona"
                 ? personaName
@@ -263,10 +272,11 @@ function Transcript({
   );
 }
 
-function MessageBubble({ message, name }: { message: Message; name: string }) {
-  // Channel detail (WhatsApp message types, delivery statuses …), when the API sends it.
-  const metadata = (message as Message & { metadata?: Record<string, unknown> | null }).metadata;
+function MessageBubble({ message, name, sessionId }: { message: Message; name: string; sessionId: string }) {
+  // Channel detail (WhatsApp message types, delivery statuses, voice timings …), when the API sends it.
+  const metadata = message.metadata;
   const hasMetadata = metadata && typeof metadata === "object" && Object.keys(metadata).length > 0;
+  const voice = metadata?.voice;
   return (
     <li id={`message-${message.id}`} className={`message message-${message.senderType}`} tabIndex={-1}>
       <div className="bubble">
@@ -277,8 +287,13 @@ function MessageBubble({ message, name }: { message: Message; name: string }) {
         <p className="message-content">{message.content}</p>
         <p className="message-meta">
           <time dateTime={message.timestamp}>{formatTime(message.timestamp)}</time>
-          {message.latencyMs !== null && <span> · replied in {formatMs(message.latencyMs)}</span>}
+          {/* On a call the latency is the time to first audio, which the voice timings show. */}
+          {message.latencyMs !== null && voice?.firstAudioMs === undefined && (
+            <span> · replied in {formatMs(message.latencyMs)}</span>
+          )}
+          {voice && <VoiceTimings voice={voice} />}
         </p>
+        {voice?.audio && <TurnAudio sessionId={sessionId} messageId={message.id} />}
         {hasMetadata && (
           <details className="message-details">
             <summary>Details</summary>
@@ -289,6 +304,134 @@ function MessageBubble({ message, name }: { message: Message; name: string }) {
     </li>
   );
 }
+
+const FINDING_LABEL: Record<NonNullable<VoiceMessageMeta["finding"]>, string> = {
+  bad_frame: "Bad frame",
+  wrong_stream: "Wrong stream",
+  wrong_format: "Wrong audio format",
+  unknown_event: "Unknown event",
+  mark_misuse: "Mark misuse",
+};
+
+/** A call turn's timings in a few words: first audio, talk-over, barge-in, keys pressed, silence, findings. */
+function VoiceTimings({ voice }: { voice: VoiceMessageMeta }) {
+  const parts: string[] = [];
+  if (voice.talkOver) {
+    parts.push(
+      voice.firstAudioMs !== undefined && voice.firstAudioMs < 0
+        ? `talked over (started ${formatMs(-voice.firstAudioMs)} early)`
+        : "talked over",
+    );
+  } else if (voice.firstAudioMs !== undefined) {
+    parts.push(`first audio ${formatMs(voice.firstAudioMs)}`);
+  }
+  if (voice.bargeIn) {
+    const { afterMs, clearedAfterMs } = voice.bargeIn;
+    parts.push(
+      `barged in after ${formatMs(afterMs)} · ${
+        clearedAfterMs === null ? "kept talking" : `cleared in ${formatMs(clearedAfterMs)}`
+      }`,
+    );
+  }
+  if (voice.dtmf) parts.push(`pressed ${voice.dtmf}`);
+  if (voice.silent) parts.push("stayed silent");
+  return (
+    <>
+      {parts.map((part) => (
+        <span key={part}> · {part}</span>
+      ))}
+      {voice.finding && (
+        <>
+          {" "}
+          <span className="badge badge-failed voice-finding">
+            <span className="visually-hidden">Finding: </span>
+            {FINDING_LABEL[voice.finding] ?? voice.finding}
+          </span>
+        </>
+      )}
+    </>
+  );
+}
+
+type AudioState =
+  | { status: "idle" }
+  | { status: "loading" }
+  | { status: "ready"; url: string }
+  | { status: "error"; error: unknown };
+
+/**
+ * A turn's recording, fetched through the SDK only when asked for (a call has many turns, and the download needs
+ * the Authorization header, so an <audio src> cannot point at the API): a blob: URL, revoked on unmount.
+ */
+function TurnAudio({ sessionId, messageId }: { sessionId: string; messageId: string }) {
+  const [state, setState] = useState<AudioState>({ status: "idle" });
+  const player = useRef<HTMLAudioElement>(null);
+  const abort = useRef<AbortController | null>(null);
+  const url = state.status === "ready" ? state.url : null;
+  useEffect(() => {
+    if (!url) return;
+    // Asked for with a click: start playing (a browser that refuses still shows the controls).
+    player.current?.play().catch(() => {});
+    return () => URL.revokeObjectURL(url);
+  }, [url]);
+  useEffect(() => () => abort.current?.abort(), []);
+
+  const load = async () => {
+    abort.current?.abort();
+    const controller = new AbortController();
+    abort.current = controller;
+    setState({ status: "loading" });
+    try {
+      const blob = await client.sessions.messages.audio(sessionId, messageId, { signal: controller.signal });
+      if (controller.signal.aborted) return;
+      setState({ status: "ready", url: URL.createObjectURL(blob) });
+    } catch (error) {
+      if (!controller.signal.aborted) setState({ status: "error", error });
+    }
+  };
+
+  if (state.status === "ready")
+    return (
+      <div className="turn-audio">
+        {/* biome-ignore lint/a11y/useMediaCaption: a phone call's recording; its transcript is the message above. */}
+        <audio ref={player} controls src={state.url} aria-label="Audio of this turn" />
+      </div>
+    );
+  return (
+    <div className="turn-audio">
+      <button
+        type="button"
+        className="button button-small"
+        onClick={() => void load()}
+        disabled={state.status === "loading"}
+      >
+        {state.status === "loading" ? (
+          <>
+            Loading<span className="visually-hidden"> the audio of this turn</span>…
+          </>
+        ) : (
+          <>
+            <span aria-hidden="true">▶ </span>Play<span className="visually-hidden"> audio of this turn</span>
+          </>
+        )}
+      </button>
+      {state.status === "error" && (
+        <p className="turn-audio-error" role="alert">
+          The audio could not be loaded: {errorText(state.error)}
+        </p>
+      )}
+    </div>
+  );
+}
+
+const errorText = (error: unknown) =>
+  error instanceof NotFoundError
+    ? "there is none for this turn."
+    : error instanceof ConnectionError
+      ? "Mimic could not be reached. Try again."
+      : error instanceof MimicError
+        ? error.message
+        : "something went wrong.";
 
 function MetadataList({ value }: { value: Record<string, unknown> }) {
   return (
