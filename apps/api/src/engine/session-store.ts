@@ -755,6 +755,33 @@ export async function appendMessages(
   });
 }
 
+/**
+ * Records one message a channel heard from the bot (or a finding about it) in a running session, through the reply
+ * path (latency, the persona's next turn, maxMessages, new_message), with `also` in the same transaction. Returns
+ * false when nothing was recorded: the session ended meanwhile, or a reply was past maxMessages (dropped, noted once).
+ */
+export async function recordLive(
+  db: Database,
+  sessionId: string,
+  item: NewMessageInput,
+  also?: (tx: Executor) => Promise<unknown>,
+): Promise<boolean> {
+  try {
+    return await db.transaction(async (tx) => {
+      const { created } = await appendMessages(tx as unknown as Database, sessionId, [item], {
+        requireRunning: true,
+        overLimit: "drop",
+      });
+      if (created === 0) return false;
+      await also?.(tx);
+      return true;
+    });
+  } catch (error) {
+    if (error instanceof SessionNotRunningError) return false;
+    throw error;
+  }
+}
+
 /** How a session ends: the reason as data (it decides the status), and a detail people read. */
 export interface SessionEnd {
   reason: SessionEndReason;

@@ -174,38 +174,22 @@ const snippet = (text: string) => (text.length > 80 ? `â€œ${text.slice(0, 77)}â€
 /** What Mimic found wrong with a voice bot's stream are `system` findings with `metadata.voice.finding`. */
 async function voiceValid(db: Database, session: Session, check: SessionCheck) {
   const finding = sql<string>`${messages.metadata}->'voice'->>'finding'`;
-  const [kinds, [first]] = await Promise.all([
-    db
-      .select({ finding, count: sql<number>`count(*)::int` })
-      .from(messages)
-      .where(
-        and(
-          eq(messages.sessionId, session.id),
-          eq(messages.senderType, "system"),
-          sql`${finding} is not null`,
-        ),
-      )
-      .groupBy(finding)
-      .orderBy(sql`min(${messages.timestamp})`, sql`min(${messages.seq})`),
-    db
-      .select({ finding, content: messages.content })
-      .from(messages)
-      .where(
-        and(
-          eq(messages.sessionId, session.id),
-          eq(messages.senderType, "system"),
-          sql`${finding} is not null`,
-        ),
-      )
-      .orderBy(asc(messages.timestamp), asc(messages.seq))
-      .limit(1),
-  ]);
+  // Findings are few: each kind is reported once per call.
+  const found = await db
+    .select({ finding, content: messages.content })
+    .from(messages)
+    .where(
+      and(eq(messages.sessionId, session.id), eq(messages.senderType, "system"), sql`${finding} is not null`),
+    )
+    .orderBy(asc(messages.timestamp), asc(messages.seq));
+  const first = found[0];
   if (!first) return result(check, true, "nothing wrong found in the bot's Media Streams frames");
-  const total = kinds.reduce((sum, k) => sum + Number(k.count), 0);
+  const kinds = new Map<string, number>();
+  for (const f of found) kinds.set(f.finding, (kinds.get(f.finding) ?? 0) + 1);
   return result(
     check,
     false,
-    `${total} finding${total > 1 ? "s" : ""} (${kinds.map((k) => `${k.count} ${k.finding}`).join(", ")}); first: ${first.finding} ${snippet(first.content)}`,
+    `${found.length} finding${found.length > 1 ? "s" : ""} (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ")}); first: ${first.finding} ${snippet(first.content)}`,
   );
 }
 

@@ -1,5 +1,6 @@
 // Shared by the voice end-to-end tests: an app with the real engine, a local OpenAI-compatible STT server that knows
 // every phrase the tests say, and the demo voice bot (test/support/voice-bot.ts) on loopback.
+import type { VoiceMessageMeta } from "@mimic/db";
 import { afterAll, beforeAll, expect } from "vitest";
 import { INTERJECTION } from "../../src/channels/voice/adapter.js";
 import { createAgent, ENGINE_ENV, waitForEnd } from "../engine/fixtures.js";
@@ -24,23 +25,12 @@ export const LONG_REPLY =
   "Let me read you our full delivery policy. Parcels ship within two working days, and arrive three to five days later, weather permitting.";
 export const reply = (heard: string) => REPLIES[heard] ?? (heard ? LONG_REPLY : undefined);
 
-export interface VoiceMeta {
-  startMs?: number;
-  endMs?: number;
-  firstAudioMs?: number;
-  talkOver?: boolean;
-  bargeIn?: { afterMs: number; clearedAfterMs: number | null };
-  dtmf?: string;
-  silent?: boolean;
-  audio?: boolean;
-  finding?: string;
-}
 export type Msg = {
   id: string;
   senderType: string;
   content: string;
   latencyMs: number | null;
-  metadata?: { voice?: VoiceMeta };
+  metadata?: { voice?: VoiceMessageMeta };
 };
 
 /** A Media Streams message as the bot received it. */

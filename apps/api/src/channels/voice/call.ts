@@ -6,13 +6,8 @@
 import { randomBytes } from "node:crypto";
 import type { VoiceFinding } from "@mimic/db";
 import WebSocket from "ws";
-import {
-  assertTarget,
-  guardedLookup,
-  networkReason,
-  OutboundError,
-  type OutboundPolicy,
-} from "../../engine/outbound.js";
+import { dialAgentSocket } from "../../engine/agents/websocket.js";
+import type { OutboundPolicy } from "../../engine/outbound.js";
 import {
   FRAME_MS,
   FRAME_SAMPLES,
@@ -127,31 +122,13 @@ export class MediaStreamCall {
 
   /** Dials the bot and sends `connected` and `start`; the caller's line then carries audio until `stop`. */
   async connect(): Promise<void> {
-    const { url, policy } = this.options;
-    assertTarget(url, ["ws:", "wss:"], policy.allowPrivateTargets);
-    const ws = new WebSocket(url, {
+    const { ws, ready } = dialAgentSocket(this.options.url, {
       headers: this.options.headers,
-      handshakeTimeout: policy.connectTimeoutMs,
+      policy: this.options.policy,
       maxPayload: MAX_FRAME_BYTES,
-      followRedirects: false,
-      lookup: guardedLookup(policy.allowPrivateTargets),
     });
     this.ws = ws;
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", (error) =>
-        reject(new OutboundError(`WebSocket connection failed: ${networkReason(error)}`, true)),
-      );
-      ws.once("unexpected-response", (_req, res) => {
-        reject(
-          new OutboundError(
-            `WebSocket handshake answered HTTP ${res.statusCode}`,
-            (res.statusCode ?? 0) >= 500,
-          ),
-        );
-        ws.terminate();
-      });
-    });
+    await ready;
     ws.on("error", () => {});
     ws.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on("close", (code, reason) => {

@@ -2,7 +2,7 @@
 // path, the persona's turns' timings and audio, and findings about the bot's stream.
 import { type Database, messageAudio, messages, type VoiceFinding, type VoiceMessageMeta } from "@mimic/db";
 import { and, eq, sql } from "drizzle-orm";
-import { appendMessages, SessionNotRunningError } from "../../engine/session-store.js";
+import { type NewMessageInput, recordLive } from "../../engine/session-store.js";
 import { durationMs, SAMPLE_RATE, wavFromPcm } from "./audio.js";
 
 /** Audio kept per turn: longer turns are stored cut at this length (8 kHz 16-bit: about 16 KB a second). */
@@ -32,33 +32,19 @@ export async function recordUtterance(
   },
 ): Promise<boolean> {
   const id = crypto.randomUUID();
-  try {
-    return await db.transaction(async (tx) => {
-      const { created } = await appendMessages(
-        tx as unknown as Database,
-        sessionId,
-        [
-          {
-            id,
-            senderType: "agent",
-            content: utterance.content,
-            metadata: { voice: { ...utterance.meta, audio: utterance.audio.length > 0 } },
-            timestamp: utterance.timestamp,
-            reply: utterance.latencyMs !== undefined,
-            latencyMs: utterance.latencyMs,
-          },
-        ],
-        { requireRunning: true, overLimit: "drop" },
-      );
-      if (created === 0) return false;
-      if (utterance.audio.length > 0)
-        await tx.insert(messageAudio).values(audioRow(sessionId, id, utterance.audio));
-      return true;
-    });
-  } catch (error) {
-    if (error instanceof SessionNotRunningError) return false;
-    throw error;
-  }
+  const reply: NewMessageInput = {
+    id,
+    senderType: "agent",
+    content: utterance.content,
+    metadata: { voice: { ...utterance.meta, audio: utterance.audio.length > 0 } },
+    timestamp: utterance.timestamp,
+    reply: utterance.latencyMs !== undefined,
+    latencyMs: utterance.latencyMs,
+  };
+  return recordLive(db, sessionId, reply, async (tx) => {
+    if (utterance.audio.length > 0)
+      await tx.insert(messageAudio).values(audioRow(sessionId, id, utterance.audio));
+  });
 }
 
 /** A persona turn as it went out on the call: timings, keys pressed, audio. A redelivery keeps the first. */
@@ -98,14 +84,9 @@ export async function recordCallEvent(
   content: string,
   finding?: VoiceFinding,
 ) {
-  try {
-    await appendMessages(
-      db,
-      sessionId,
-      [{ senderType: "system", content, ...(finding ? { metadata: { voice: { finding } } } : {}) }],
-      { requireRunning: true },
-    );
-  } catch (error) {
-    if (!(error instanceof SessionNotRunningError)) throw error;
-  }
+  await recordLive(db, sessionId, {
+    senderType: "system",
+    content,
+    ...(finding ? { metadata: { voice: { finding } } } : {}),
+  });
 }

@@ -1,7 +1,7 @@
 // Hearing the agent: each agent turn's audio goes as a WAV to an OpenAI-compatible transcription endpoint.
-import OpenAI, { toFile } from "openai";
+import { toFile } from "openai";
 import { OutboundError } from "../../engine/outbound.js";
-import { endpointError } from "./tts.js";
+import { type AudioEndpoint, endpointClient, endpointError } from "./tts.js";
 
 export interface Transcriber {
   /** The text, trimmed. */
@@ -12,19 +12,8 @@ export interface Transcriber {
  * `POST {baseURL}/audio/transcriptions` (baseURL ending in /v1). Failures throw the engine's OutboundError:
  * "STT endpoint failed: HTTP 401 (…)", retryable on network trouble, 429 and 5xx; the API key never appears.
  */
-export function createOpenAITranscriber(options: {
-  baseURL: string;
-  apiKey: string;
-  model: string;
-  timeoutMs: number;
-  maxRetries?: number;
-}): Transcriber {
-  const client = new OpenAI({
-    baseURL: options.baseURL,
-    apiKey: options.apiKey,
-    timeout: options.timeoutMs,
-    maxRetries: options.maxRetries ?? 2,
-  });
+export function createOpenAITranscriber(options: AudioEndpoint): Transcriber {
+  const client = endpointClient(options);
   return {
     async transcribe(wav) {
       let text: unknown;

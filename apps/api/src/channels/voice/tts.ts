@@ -217,20 +217,26 @@ export function createFliteSynthesizer(options: { recycleAfter?: number } = {}):
  * Any OpenAI-compatible text-to-speech endpoint (`POST {baseURL}/audio/speech`, baseURL ending in /v1). The WAV
  * it returns is decoded and resampled to 8 kHz. Personas' `voice` (a flite voice) does not apply: the configured voice speaks.
  */
-export function createOpenAISpeech(options: {
+/** An OpenAI-compatible audio endpoint (speech or transcriptions). */
+export interface AudioEndpoint {
   baseURL: string;
   apiKey: string;
   model: string;
-  voice: string;
   timeoutMs: number;
   maxRetries?: number;
-}): SpeechSynthesizer {
-  const client = new OpenAI({
+}
+
+export function endpointClient(options: AudioEndpoint): OpenAI {
+  return new OpenAI({
     baseURL: options.baseURL,
     apiKey: options.apiKey,
     timeout: options.timeoutMs,
     maxRetries: options.maxRetries ?? 2,
   });
+}
+
+export function createOpenAISpeech(options: AudioEndpoint & { voice: string }): SpeechSynthesizer {
+  const client = endpointClient(options);
   return {
     // The endpoint speaks with its configured voice: personas' voices name flite's.
     async synthesize(text) {

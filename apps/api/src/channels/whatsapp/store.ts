@@ -13,7 +13,7 @@ import {
   whatsappMedia,
 } from "@mimic/db";
 import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, or, sql } from "drizzle-orm";
-import { appendMessages, SessionNotRunningError } from "../../engine/session-store.js";
+import { recordLive } from "../../engine/session-store.js";
 import { openAgentConfig, SecretKeyError } from "../../lib/secrets.js";
 
 /** Ended sessions whose persona still "has the phone": the bot's late messages to it are accepted and dropped. */
@@ -147,31 +147,8 @@ async function recordWithMeta(
   content: string,
   meta: WhatsappMessageMeta,
 ): Promise<boolean> {
-  const id = crypto.randomUUID();
-  try {
-    // One transaction: the message and its metadata are stored (and announced) together, or not at all.
-    return await db.transaction(async (tx) => {
-      const { created } = await appendMessages(
-        tx as unknown as Database,
-        sessionId,
-        [{ id, senderType, content }],
-        {
-          requireRunning: true,
-          overLimit: "drop",
-        },
-      );
-      if (created === 0) return false;
-      const stored = await tx
-        .update(messages)
-        .set({ metadata: { whatsapp: meta } })
-        .where(eq(messages.id, id))
-        .returning({ id: messages.id });
-      return stored.length > 0;
-    });
-  } catch (error) {
-    if (error instanceof SessionNotRunningError) return false;
-    throw error;
-  }
+  // The message and its metadata are stored (and announced) together, or not at all.
+  return recordLive(db, sessionId, { senderType, content, metadata: { whatsapp: meta } });
 }
 
 /** Appends statuses to bot messages' timelines (their wamids), each status once per message. */

@@ -2,7 +2,13 @@
 // every frame the bot sends back. One connection per session per process; redialled if it drops.
 import WebSocket from "ws";
 import { userHeaders } from "../../lib/outbound.js";
-import { assertTarget, guardedLookup, networkReason, OutboundError } from "../outbound.js";
+import {
+  assertTarget,
+  guardedLookup,
+  networkReason,
+  OutboundError,
+  type OutboundPolicy,
+} from "../outbound.js";
 import type { AgentAdapter, AgentMessageSink, DeliveryContext } from "./types.js";
 import { MAX_REPLY_CHARS } from "./types.js";
 
@@ -25,6 +31,41 @@ export function frameText(data: string): string | undefined {
   return data;
 }
 
+/**
+ * Opens a WebSocket to an agent through the outbound guards (ws/wss only, no private targets unless allowed, no
+ * redirects, the connect timeout); `ready` settles once the handshake is done, with an OutboundError if it fails.
+ */
+export function dialAgentSocket(
+  url: URL,
+  options: { headers: Record<string, string>; policy: OutboundPolicy; maxPayload: number },
+): { ws: WebSocket; ready: Promise<void> } {
+  const { policy } = options;
+  assertTarget(url, ["ws:", "wss:"], policy.allowPrivateTargets);
+  const ws = new WebSocket(url, {
+    headers: options.headers,
+    handshakeTimeout: policy.connectTimeoutMs,
+    maxPayload: options.maxPayload,
+    followRedirects: false,
+    lookup: guardedLookup(policy.allowPrivateTargets),
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", (error) =>
+      reject(new OutboundError(`WebSocket connection failed: ${networkReason(error)}`, true)),
+    );
+    ws.once("unexpected-response", (_req, res) => {
+      reject(
+        new OutboundError(
+          `WebSocket handshake answered HTTP ${res.statusCode}`,
+          (res.statusCode ?? 0) >= 500,
+        ),
+      );
+      ws.terminate();
+    });
+  });
+  return { ws, ready };
+}
+
 export function createWebsocketAdapter(
   sink: AgentMessageSink,
   log: (msg: string) => void = () => {},
@@ -38,32 +79,13 @@ export function createWebsocketAdapter(
     const { agent } = context;
     if (agent.type !== "websocket")
       throw new OutboundError(`a ${agent.type} agent is not a WebSocket agent`, false);
-    const url = new URL(agent.config.url);
-    assertTarget(url, ["ws:", "wss:"], context.policy.allowPrivateTargets);
     // Handshake and transport headers are the client's: a user's header never replaces them.
     const headers = userHeaders(agent.config.headers, agent.config.api_key !== undefined);
     if (agent.config.api_key) headers.authorization = `Bearer ${agent.config.api_key}`;
-    const ws = new WebSocket(url, {
+    const { ws, ready } = dialAgentSocket(new URL(agent.config.url), {
       headers: { ...headers, "x-mimic-session-id": context.sessionId },
-      handshakeTimeout: context.policy.connectTimeoutMs,
+      policy: context.policy,
       maxPayload: MAX_REPLY_CHARS * 4,
-      followRedirects: false,
-      lookup: guardedLookup(context.policy.allowPrivateTargets),
-    });
-    const ready = new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", (error) =>
-        reject(new OutboundError(`WebSocket connection failed: ${networkReason(error)}`, true)),
-      );
-      ws.once("unexpected-response", (_req, res) => {
-        reject(
-          new OutboundError(
-            `WebSocket handshake answered HTTP ${res.statusCode}`,
-            (res.statusCode ?? 0) >= 500,
-          ),
-        );
-        ws.terminate();
-      });
     });
     ready.catch(() => connections.delete(context.sessionId));
     ws.on("message", (data, isBinary) => {
