@@ -103,6 +103,13 @@ describe("what a voice bot does on the call", () => {
     const messages = await transcript(created.id);
     const persona1 = messages.find((m) => m.senderType === "persona")!;
     expect(persona1.metadata!.voice).toMatchObject({ dtmf: "4521#", audio: true });
+    const exported = await h.ctx.app.inject({
+      method: "GET",
+      url: `/api/sessions/${created.id}/export?format=markdown`,
+      headers: h.user.headers,
+    });
+    expect(exported.body).toContain("pressed 4521#");
+    expect(exported.body).toContain("stayed silent");
     const silent = messages.filter((m) => m.senderType === "persona")[1]!;
     expect(silent.metadata!.voice).toMatchObject({ silent: true, audio: false });
     expect(silent.metadata.voice!.startMs).toBe(silent.metadata.voice!.endMs);

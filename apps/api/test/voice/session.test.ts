@@ -93,6 +93,19 @@ describe("a voice session against a Twilio Media Streams bot", () => {
     expect(
       h.stt.requests.some((r) => r.model === "whisper-test" && r.authorization === "Bearer stt-key-0001"),
     ).toBe(true);
+
+    // The markdown export reads like the call: when each turn was spoken, and how soon the bot answered.
+    const exported = await h.ctx.app.inject({
+      method: "GET",
+      url: `/api/sessions/${created.id}/export?format=markdown`,
+      headers: h.user.headers,
+    });
+    const headings = exported.body.split("\n").filter((line) => line.startsWith("### "));
+    expect(headings).toHaveLength(7);
+    const answer = messages[2]!.metadata!.voice!;
+    expect(headings[2]).toContain(`first audio ${answer.firstAudioMs} ms`);
+    expect(headings[2]).toMatch(/🔊 \d+\.\d s–\d+\.\d s/);
+    expect(headings[0]).not.toContain("first audio");
   }, 90_000);
 });
 

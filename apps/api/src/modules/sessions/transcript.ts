@@ -10,6 +10,7 @@ import {
   rowsOf,
   type Session,
   sessions,
+  type VoiceMessageMeta,
 } from "@mimic/db";
 import { and, asc, count, desc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
 import { validationError } from "../../errors.js";
@@ -255,8 +256,14 @@ export async function exportSession(
     for await (const rows of batches) {
       for (const m of rows) {
         n++;
-        const latency = m.latencyMs !== null ? ` · ${m.latencyMs} ms` : "";
-        yield `### ${n}. ${SENDER_LABEL[m.senderType]} · ${m.timestamp.toISOString()}${latency}\n\n${markdownBlock(m.content)}\n\n`;
+        const voice = m.metadata?.voice;
+        const latency = m.latencyMs !== null && !voice ? ` · ${m.latencyMs} ms` : "";
+        const call = voice
+          ? voiceNotes(voice)
+              .map((note) => ` · ${note}`)
+              .join("")
+          : "";
+        yield `### ${n}. ${SENDER_LABEL[m.senderType]} · ${m.timestamp.toISOString()}${latency}${call}\n\n${markdownBlock(m.content)}\n\n`;
       }
     }
     if (n === 0) yield "_No messages._\n";
@@ -273,6 +280,28 @@ export async function exportSession(
     contentType: kind.contentType,
     stream: Readable.from(kind.gen()),
   };
+}
+
+/** A voice call turn's timings, as the markdown export and people read them. */
+export function voiceNotes(voice: VoiceMessageMeta): string[] {
+  const notes: string[] = [];
+  const at = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  if (voice.startMs !== undefined && voice.endMs !== undefined)
+    notes.push(
+      voice.endMs > voice.startMs ? `🔊 ${at(voice.startMs)}–${at(voice.endMs)}` : `at ${at(voice.startMs)}`,
+    );
+  if (voice.firstAudioMs !== undefined) notes.push(`first audio ${voice.firstAudioMs} ms`);
+  if (voice.talkOver) notes.push("talked over the persona");
+  if (voice.bargeIn) {
+    const { afterMs, clearedAfterMs } = voice.bargeIn;
+    notes.push(
+      `interrupted after ${afterMs} ms, ${clearedAfterMs === null ? "kept talking" : `cleared after ${clearedAfterMs} ms`}`,
+    );
+  }
+  if (voice.dtmf) notes.push(`pressed ${voice.dtmf}`);
+  if (voice.silent) notes.push("stayed silent");
+  if (voice.finding) notes.push(`finding: ${voice.finding}`);
+  return notes;
 }
 
 /** Counts per sender, reply latency percentiles, duration and usage — one SQL query over the transcript. */
