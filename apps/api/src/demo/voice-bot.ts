@@ -75,6 +75,8 @@ export interface VoiceBotOptions {
   streamSid?: "echo" | "wrong";
   /** Also send a non-JSON frame and a media frame with invalid base64 after `start`. */
   badFrames?: boolean;
+  /** Hang up (close the socket) once its Nth utterance has played. */
+  hangUpAfter?: number;
   /** flite voice. Default kal. */
   voice?: string;
   /** Share one flite worker between peers; otherwise the bot runs (and closes) its own. */
@@ -178,6 +180,7 @@ export async function startVoiceBot(options: VoiceBotOptions): Promise<VoiceBot>
         send({ event: "media", streamSid: outgoingSid(), media: { payload: chunk.toString("base64") } });
       const finish = () => {
         if (options.mark) send({ event: "mark", streamSid: outgoingSid(), mark: { name: `reply-${n}` } });
+        if (n === options.hangUpAfter) later(durationMs(pcm.length) + 200, () => socket.close(1000, "goodbye"));
       };
       if (!options.realtime) {
         for (const chunk of chunks) sendChunk(chunk);

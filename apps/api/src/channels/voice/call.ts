@@ -133,6 +133,14 @@ export class MediaStreamCall {
     ws.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on("close", (code, reason) => {
       const wasOpen = !this.ended;
+      // What the bot said before it hung up was heard, up to now: it is its last utterance.
+      const last = this.utterance;
+      if (wasOpen && last) {
+        const now = this.now();
+        last.frames = last.frames.filter((f) => f.at < now);
+        last.lastVoiceEnd = Math.min(last.lastVoiceEnd, now);
+        if (last.startMs < now) this.finish(last, true);
+      }
       this.halt();
       if (wasOpen) this.options.events.hangup(code, reason.toString("utf8"));
     });
