@@ -180,7 +180,8 @@ export async function startVoiceBot(options: VoiceBotOptions): Promise<VoiceBot>
         send({ event: "media", streamSid: outgoingSid(), media: { payload: chunk.toString("base64") } });
       const finish = () => {
         if (options.mark) send({ event: "mark", streamSid: outgoingSid(), mark: { name: `reply-${n}` } });
-        if (n === options.hangUpAfter) later(durationMs(pcm.length) + 200, () => socket.close(1000, "goodbye"));
+        if (n === options.hangUpAfter)
+          later(durationMs(pcm.length) + 200, () => socket.close(1000, "goodbye"));
       };
       if (!options.realtime) {
         for (const chunk of chunks) sendChunk(chunk);
