@@ -60,9 +60,9 @@ describe("what a voice bot does on the call", () => {
     // The polite bot heard the interjection and cleared its buffered audio: the utterance stops short.
     const bargeIn = cut.metadata.voice.bargeIn!;
     expect(bargeIn.afterMs).toBeGreaterThanOrEqual(990); // timers may fire a millisecond early
-    expect(bargeIn.afterMs).toBeLessThan(1200);
+    expect(bargeIn.afterMs).toBeLessThan(1600);
     expect(bargeIn.clearedAfterMs).not.toBeNull();
-    expect(bargeIn.clearedAfterMs!).toBeLessThan(1500);
+    expect(bargeIn.clearedAfterMs!).toBeLessThan(2500);
     const cutVoice = cut.metadata.voice!;
     expect(cutVoice.endMs! - cutVoice.startMs!).toBeLessThan(bargeIn.afterMs + bargeIn.clearedAfterMs! + 100);
     expect(polite.calls[0].said[0]!.cleared).toBe(true);
