@@ -1,9 +1,11 @@
 // `pnpm bench`: the API throughput benchmark (api.ts), the engine benchmark (engine.ts), analytics on a large
-// transcript store (analytics.ts), live-event fan-out (live.ts), then `pnpm dev` start-up (startup.ts). Figures, not
-// assertions: every figure comes with a ratio against a baseline measured in the same run (or a goal).
-//   pnpm bench [--only api|engine|analytics|live|startup]
+// transcript store (analytics.ts), live-event fan-out (live.ts), voice calls at once (voice.ts), then `pnpm dev`
+// start-up (startup.ts). Figures, not assertions: every figure comes with a ratio against a baseline measured in the
+// same run (or a goal).
+//   pnpm bench [--only api|engine|analytics|live|voice|startup]
 //     analytics: [--messages 100000] [--iterations 20]
 //     live:   [--subscribers 1000[,…]] [--events 200] [--rate 20] [--subscriber-threads 1]
+//     voice:  [--calls 50,200] [--voice-seconds 10] (no database)
 //     startup: [--startup-runs 3] (always the embedded database)
 //     API:    [--duration 5] [--connections 20]
 //     engine: [--sessions 2000@1,10000@5] [--seconds 20] [--warmup 5] [--concurrency 200[,400…]]
@@ -18,6 +20,7 @@ import { type ApiBenchOptions, runApiBench } from "./api.js";
 import { type EngineBenchOptions, runEngineBench } from "./engine.js";
 import { type LiveBenchOptions, runLiveBench } from "./live.js";
 import { runStartupBench, type StartupBenchOptions } from "./startup.js";
+import { runVoiceBench, type VoiceBenchOptions } from "./voice.js";
 
 function fail(message: string): never {
   console.error(`pnpm bench: ${message}`);
@@ -45,6 +48,8 @@ const options = {
   rate: { type: "string", default: "20" },
   "subscriber-threads": { type: "string", default: "1" },
   "startup-runs": { type: "string", default: "3" },
+  calls: { type: "string", default: "50,200" },
+  "voice-seconds": { type: "string", default: "10" },
 } as const;
 
 let values: ReturnType<typeof parseArgs<{ options: typeof options }>>["values"];
@@ -67,7 +72,7 @@ function number(name: keyof typeof options, { min = 0, integer = true } = {}): n
   return value;
 }
 
-function list(name: "concurrency" | "subscribers"): number[] {
+function list(name: "concurrency" | "subscribers" | "calls"): number[] {
   const items = String(values[name])
     .split(",")
     .map((s) => Number(s.trim()));
@@ -92,7 +97,7 @@ function scenarios(name: "sessions" | "scale"): { sessions: number; interval: nu
 }
 
 const only = values.only;
-const benches = ["api", "engine", "analytics", "live", "startup"];
+const benches = ["api", "engine", "analytics", "live", "voice", "startup"];
 if (only !== undefined && !benches.includes(only)) fail(`--only must be ${benches.join(", ")}`);
 const databaseUrl = process.env.DATABASE_URL || undefined;
 
@@ -128,12 +133,17 @@ const live: LiveBenchOptions = {
   threads: number("subscriber-threads", { min: 1 }),
   databaseUrl,
 };
+const voice: VoiceBenchOptions = {
+  calls: list("calls"),
+  seconds: number("voice-seconds", { min: 1, integer: false }),
+};
 const startup: StartupBenchOptions = { runs: number("startup-runs", { min: 1 }) };
 
 if (!only || only === "api") await runApiBench(api);
 if (!only || only === "engine") await runEngineBench(engine);
 if (!only || only === "analytics") await runAnalyticsBench(analytics);
 if (!only || only === "live") await runLiveBench(live);
+if (!only || only === "voice") await runVoiceBench(voice);
 if (!only || only === "startup") await runStartupBench(startup);
 
 // Everything is closed by now (servers, engine, databases, bot); exit without waiting for stray timers.

@@ -1,6 +1,8 @@
 // The audio toolkit for voice calls: μ-law, WAV, resampling, the wrong-format check, VAD and speech synthesis.
+import { execFile } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import wavefile from "wavefile";
 import {
@@ -22,6 +24,8 @@ import {
   type FliteSynthesizer,
 } from "../../src/channels/voice/tts.js";
 import { createVad } from "../../src/channels/voice/vad.js";
+
+const run = promisify(execFile);
 
 const LINE = "Hello, I would like to change my booking please.";
 
@@ -320,6 +324,18 @@ describe("flite synthesizer", () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it("lets a script that synthesizes and closes exit on its own (nothing else keeps the process up)", async () => {
+    const script = `const { createFliteSynthesizer } = await import(${JSON.stringify(new URL("../../src/channels/voice/tts.ts", import.meta.url).href)});
+      const flite = createFliteSynthesizer();
+      const pcm = await flite.synthesize("Hi there.");
+      await flite.close();
+      console.log(pcm.length);`;
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      timeout: 30_000,
+    });
+    expect(Number(stdout.trim())).toBeGreaterThan(4000);
   });
 
   it("recycles its worker after `recycleAfter` syntheses and kills it on close", async () => {

@@ -123,6 +123,8 @@ class FliteWorker {
   }
 
   async stop(): Promise<void> {
+    // Someone awaits the exit: the process stays up for it (an unref'd child's exit may never be heard).
+    this.busy();
     if (this.alive) this.child.kill("SIGKILL");
     await this.exited;
   }
