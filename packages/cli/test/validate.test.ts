@@ -47,8 +47,8 @@ describe("mimic validate", () => {
     expect(code).toBe(0);
   });
 
-  it("accepts the repository's example suite", async () => {
-    const { code, stderr } = await mimic(["validate", "mimic.yaml"], EXAMPLES);
+  it.each(["mimic.yaml", "voice.yaml"])("accepts the repository's example suite %s", async (file) => {
+    const { code, stderr } = await mimic(["validate", file], EXAMPLES);
     expect(stderr).toBe("");
     expect(code).toBe(0);
   });
