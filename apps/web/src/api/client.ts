@@ -17,18 +17,33 @@ function readToken(): string | null {
 /** Why the user is on the sign-in page: they signed out, or the API refused their token. */
 export type SignOutReason = "signed-out" | "expired";
 
+/** Why this tab was signed out, kept for the tab's life: a reload still tells the user their session ended. */
+const REASON_KEY = "mimic.signed-out";
+
+function readReason(): SignOutReason | null {
+  try {
+    const reason = sessionStorage.getItem(REASON_KEY);
+    return reason === "expired" || reason === "signed-out" ? reason : null;
+  } catch {
+    return null;
+  }
+}
+
+const initialToken = readToken();
 export const auth = createStore<{ token: string | null; reason: SignOutReason | null }>({
-  token: readToken(),
-  reason: null,
+  token: initialToken,
+  reason: initialToken ? null : readReason(),
 });
 
 export function signIn(token: string): void {
   localStorage.setItem(TOKEN_KEY, token);
+  sessionStorage.removeItem(REASON_KEY);
   auth.set({ token, reason: null });
 }
 
 export function signOut(reason: SignOutReason = "signed-out"): void {
   localStorage.removeItem(TOKEN_KEY);
+  sessionStorage.setItem(REASON_KEY, reason);
   client.sessions.unsubscribeAll();
   auth.set({ token: null, reason });
 }
