@@ -1,15 +1,16 @@
 // Voice calls at once: how many Media Streams calls one Mimic process carries in real time. Each call does what a
 // voice session's call does all the time — sends the caller's line as a 20 ms μ-law frame every 20 ms (speech
 // from flite, silence between), and plays, listens to (voice-activity detection) and cuts into utterances what the
-// bot sends back. The bot is an echo bot in a worker thread: every frame it receives goes back at once, so Mimic's
+// bot sends back. The bot is an echo bot in a process of its own: every frame it receives goes back at once, so Mimic's
 // receive path carries as much audio as its send path.
 //
 // Measured per call count, with 1 call as the baseline of the same run: the pacing as the bot sees it — lateness of
-// each frame behind its due time (call start + 20 ms × frame number) p50/p99/max — frames delivered against
-// those due, and Mimic's main-thread CPU per call-second. Calls only (no database, no STT): a voice session adds a
+// each frame behind the call's most punctual one (arrival − 20 ms × frame number) p50/p99/max — frames delivered
+// against those due, and the CPU time of Mimic's process (the bot's is not in it). Calls only (no database, no STT): a voice session adds a
 // few database writes and one transcription per turn, far less than its 50 frames a second each way.
+import { fork } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import { MediaStreamCall, type Utterance } from "../src/channels/voice/call.js";
 import { createFliteSynthesizer } from "../src/channels/voice/tts.js";
 import { createVad } from "../src/channels/voice/vad.js";
@@ -28,7 +29,7 @@ interface Report {
   lateP50: number;
   lateP99: number;
   lateMax: number;
-  /** Mimic's main thread: CPU time over wall time, in % of one core. */
+  /** Mimic's process: CPU time over wall time, in % of one core. */
   cpuPercent: number;
   utterances: number;
 }
@@ -37,7 +38,7 @@ const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! : 0;
 
 async function measure(calls: number, seconds: number, speech: Int16Array): Promise<Report> {
-  const bot = new Worker(new URL("./voice-bot.mjs", import.meta.url));
+  const bot = fork(fileURLToPath(new URL("./voice-bot.mjs", import.meta.url)), { stdio: "inherit" });
   const port = await new Promise<number>((resolve) =>
     bot.once("message", (m: { port: number }) => resolve(m.port)),
   );
@@ -79,11 +80,11 @@ async function measure(calls: number, seconds: number, speech: Int16Array): Prom
   const elapsed = (performance.now() - started) / 1000;
   for (const call of open) call.hangUp();
   await Promise.all(talking);
-  bot.postMessage("report");
+  bot.send("report");
   const report = await new Promise<{ lateness: number[]; frames: number; due: number }>((resolve) =>
-    bot.once("message", resolve),
+    bot.once("message", (m) => resolve(m as { lateness: number[]; frames: number; due: number })),
   );
-  await bot.terminate();
+  bot.kill();
   for (const vad of vads) vad.free();
   const sorted = report.lateness.sort((a, b) => a - b);
   return {
@@ -109,7 +110,7 @@ export async function runVoiceBench(options: VoiceBenchOptions) {
   }
   const base = reports[0]!;
   console.log(
-    "\nVoice calls at once — pacing as the bot sees it, Mimic's main-thread CPU (1 call = baseline)",
+    "\nVoice calls at once — pacing as the bot sees it, CPU of Mimic's process (1 call = baseline)",
   );
   console.log(
     "| calls | frames received / due | lateness p50 | p99 | × baseline p99 | max | CPU (% of a core) | per call | utterances heard |",
