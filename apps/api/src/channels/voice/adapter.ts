@@ -1,6 +1,7 @@
 // The voice agent adapter: one Media Streams call per session. The persona's lines are spoken (offline TTS by
 // default), the bot's utterances are transcribed through the configured OpenAI-compatible STT endpoint and
 // recorded as its replies, with the timings voice users care about: time to first audio, talk-over, barge-in.
+import { setTimeout as delay } from "node:timers/promises";
 import type { Database, PersonaVoiceConfig, VoiceMessageMeta } from "@mimic/db";
 import type { AgentAdapter, DeliveryContext } from "../../engine/agents/types.js";
 import { OutboundError } from "../../engine/outbound.js";
@@ -49,8 +50,6 @@ interface CallState {
   hungUp?: string;
   sttFailed?: boolean;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** A persona line on a call: `[dtmf 12#]` presses keys, a line that is only `[silence]` says nothing. */
 export function parseLine(content: string): { text: string; dtmf: string; silent: boolean } {
@@ -234,7 +233,7 @@ export function createVoiceAdapter(options: VoiceAdapterOptions): AgentAdapter {
       }
       // The bot answered before the turn was over (while keys were pressed): the turn is delivered with its answer.
       const early = [...state.answering.values()].find((a) => a.turn === turn);
-      if (early) await Promise.race([early.recorded, sleep(QUIET_WAIT_MS)]);
+      if (early) await Promise.race([early.recorded, delay(QUIET_WAIT_MS, undefined, { ref: false })]);
       state.said.add(context.message.id);
       const meta: VoiceMessageMeta = { startMs: turn.startMs, endMs: turn.endMs };
       if (line.dtmf) meta.dtmf = line.dtmf;

@@ -4,6 +4,7 @@
 // simulated playback clock: `mark`s come back once the audio before them has played, `clear` drops what is
 // still buffered (barge-in), and the bot's utterances are cut out of the stream by voice-activity detection.
 import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type { VoiceFinding } from "@mimic/db";
 import WebSocket from "ws";
 import { dialAgentSocket } from "../../engine/agents/websocket.js";
@@ -226,15 +227,14 @@ export class MediaStreamCall {
         sequenceNumber: String(++this.sequence),
         dtmf: { track: "inbound_track", digit },
       });
-      await new Promise((resolve) => setTimeout(resolve, DTMF_GAP_MS));
+      await delay(DTMF_GAP_MS);
     }
   }
 
   /** Waits until the bot is quiet (or `maxMs` passed): a polite caller does not talk over the bot. */
   async quiet(maxMs: number) {
     const until = performance.now() + maxMs;
-    while (this.open && this.botTalking && performance.now() < until)
-      await new Promise((resolve) => setTimeout(resolve, FRAME_MS));
+    while (this.open && this.botTalking && performance.now() < until) await delay(FRAME_MS);
   }
 
   /** Ends the call: `stop`, then the connection closes. */
@@ -370,7 +370,12 @@ export class MediaStreamCall {
       this.report("bad_frame", `The bot sent audio more than ${MAX_BUFFERED_MS / 1000} s ahead of playback.`);
       return;
     }
-    if (audio.length >= 2 * FRAME_SAMPLES && looksLikeLinearPcm(audio)) {
+    // Reported once per call: once it is, the bot's later chunks need no second look.
+    if (
+      !this.reported.has("wrong_format") &&
+      audio.length >= 2 * FRAME_SAMPLES &&
+      looksLikeLinearPcm(audio)
+    ) {
       this.report(
         "wrong_format",
         "The bot's audio looks like 16-bit linear PCM; Media Streams carry 8 kHz μ-law (audio/x-mulaw).",
