@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
+import { api } from "../test/support/processes.js";
 import { type Baseline, startBareFastify, startExpress } from "./baselines.js";
 import { cleanup, openBenchDb } from "./db.js";
 
@@ -45,27 +46,16 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
   await app.listen({ host: "127.0.0.1", port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-  async function call(method: string, path: string, body?: unknown, token?: string, server = base) {
-    const res = await fetch(`${server}${path}`, {
-      method,
-      headers: {
-        ...(body ? { "content-type": "application/json" } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body ? JSON.stringify(body) : null,
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<Record<string, unknown>>;
-  }
-
-  const registered = (await call("POST", "/api/auth/register", {
-    email: `bench-${Date.now()}@example.com`,
-    password: "bench-password",
-  })) as { access_token: string; user: { id: string } };
+  const registered = await api(base)<{ access_token: string; user: { id: string } }>(
+    "POST",
+    "/api/auth/register",
+    { email: `bench-${Date.now()}@example.com`, password: "bench-password" },
+  );
   const token = registered.access_token;
+  const call = api(base, token);
   const baselines: Baseline[] = [];
   try {
-    const { key } = (await call("POST", "/api/auth/api-keys", { name: "bench" }, token)) as { key: string };
+    const { key } = await call<{ key: string }>("POST", "/api/auth/api-keys", { name: "bench" });
     const personaBody = {
       name: "Bench persona",
       prompt: "You are a customer whose parcel is late.",
@@ -73,25 +63,20 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     };
     let personaId = "";
     for (let i = 0; i < 200; i++)
-      personaId = (await call("POST", "/api/personas", personaBody, token)).id as string;
-    const agent = await call(
-      "POST",
-      "/api/agents",
-      {
-        name: "Bench bot",
-        type: "webhook",
-        config: { webhook_url: "https://bot.example.com/hook", secret: "whsec_0123456789" },
-      },
-      token,
-    );
+      personaId = (await call<{ id: string }>("POST", "/api/personas", personaBody)).id;
+    const agent = await call<{ id: string }>("POST", "/api/agents", {
+      name: "Bench bot",
+      type: "webhook",
+      config: { webhook_url: "https://bot.example.com/hook", secret: "whsec_0123456789" },
+    });
 
     const personaPath = `/api/personas/${personaId}`;
     const [fastify, express] = [await startBareFastify(db, jwtSecret), await startExpress(db, jwtSecret)];
     baselines.push(fastify, express);
     // Equivalent work, checked: the same persona for the same token, 404 for a missing one, 401 without a token.
-    const expected = JSON.stringify(await call("GET", personaPath, undefined, token));
+    const expected = JSON.stringify(await call("GET", personaPath));
     for (const b of baselines) {
-      const got = JSON.stringify(await call("GET", personaPath, undefined, token, b.url));
+      const got = JSON.stringify(await api(b.url, token)("GET", personaPath));
       if (got !== expected) throw new Error(`${b.name} answers ${got}, Mimic ${expected}`);
       const missing = await fetch(`${b.url}/api/personas/${crypto.randomUUID()}`, {
         headers: { authorization: `Bearer ${token}` },

@@ -30,6 +30,7 @@ import type { MimicDb } from "@mimic/db";
 import { sql } from "drizzle-orm";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
+import { api } from "../test/support/processes.js";
 import { cleanup, openBenchDb } from "./db.js";
 import type { ClientReport, PublisherJob, SubscriberCommand, SubscriberJob } from "./live-clients.js";
 
@@ -161,47 +162,32 @@ export async function runLiveBench({ subscribers, events, rate, threads, databas
   const { port } = app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
 
-  async function call(method: string, path: string, body?: unknown, token?: string) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(body ? { "content-type": "application/json" } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body ? JSON.stringify(body) : null,
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<Record<string, unknown>>;
-  }
-
-  const registered = (await call("POST", "/api/auth/register", {
-    email: `bench-live-${Date.now()}@example.com`,
-    password: "bench-password",
-  })) as { access_token: string; user: { id: string } };
+  const registered = await api(base)<{ access_token: string; user: { id: string } }>(
+    "POST",
+    "/api/auth/register",
+    { email: `bench-live-${Date.now()}@example.com`, password: "bench-password" },
+  );
   const token = registered.access_token;
+  const call = api(base, token);
   try {
-    const persona = await call("POST", "/api/personas", { name: "Bench", prompt: "A customer." }, token);
-    const agent = await call(
-      "POST",
-      "/api/agents",
-      {
-        name: "Bench bot",
-        type: "webhook",
-        config: { webhook_url: "https://bot.example.com/hook", secret: "whsec_0123456789" },
-      },
-      token,
-    );
+    const persona = await call<{ id: string }>("POST", "/api/personas", {
+      name: "Bench",
+      prompt: "A customer.",
+    });
+    const agent = await call<{ id: string }>("POST", "/api/agents", {
+      name: "Bench bot",
+      type: "webhook",
+      config: { webhook_url: "https://bot.example.com/hook", secret: "whsec_0123456789" },
+    });
     const clock = await clockOffset(db);
 
     const runs: Run[] = [];
     for (const n of counts) {
-      const session = await call(
-        "POST",
-        "/api/sessions",
-        { agentId: agent.id, personaId: persona.id },
-        token,
-      );
-      const sessionId = session.id as string;
+      const session = await call<{ id: string }>("POST", "/api/sessions", {
+        agentId: agent.id,
+        personaId: persona.id,
+      });
+      const sessionId = session.id;
       const workerCount = Math.min(n, threads);
       console.error(`live: ${n} subscriber(s) connecting (${workerCount} thread(s))…`);
       const workers = Array.from({ length: workerCount }, (_, i) =>
