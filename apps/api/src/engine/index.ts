@@ -14,7 +14,7 @@ import type { OutboundPolicy } from "./outbound.js";
 import { createOpenAIJudge, createOpenAIPersona } from "./persona/openai.js";
 import { scriptedPersona } from "./persona/scripted.js";
 import { Runner } from "./runner.js";
-import { appendMessages, SessionNotRunningError } from "./session-store.js";
+import { recordLive } from "./session-store.js";
 
 /** Largest agent response Mimic reads (replies are untrusted input). */
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -30,16 +30,9 @@ export function outboundPolicy(config: Config): OutboundPolicy {
 
 export function createRunner(db: MimicDb, config: Config, log: FastifyBaseLogger, hub: EventHub): Runner {
   const websocket = createWebsocketAdapter(
+    // Frames after the session ended, or past its message limit, are dropped.
     async (sessionId, content) => {
-      try {
-        await appendMessages(db.db, sessionId, [{ senderType: "agent", content }], {
-          requireRunning: true,
-          overLimit: "drop",
-        });
-      } catch (error) {
-        // Frames after the session ended are dropped.
-        if (!(error instanceof SessionNotRunningError)) throw error;
-      }
+      await recordLive(db.db, sessionId, { senderType: "agent", content });
     },
     (msg) => log.warn(msg),
   );
