@@ -4,7 +4,7 @@
 // session's row lock in the same transaction: per session, seqs grow by one in commit order, which is the order
 // NOTIFY delivers them. A subscriber that sees a jump, or whose listener was down, re-reads what it missed.
 import { type Executor, type MimicDb, messages, type SessionEndReason, type SessionResult } from "@mimic/db";
-import { eq, type SQL, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 
 export const EVENTS_CHANNEL = "mimic_events";
 /** Nudges runners to claim work now rather than at their next poll. */
@@ -70,11 +70,37 @@ const END_BYTES = 56;
  * delivered on commit.
  */
 export class Outbox {
-  private readonly pending: { userId: string; event: SessionEvent }[] = [];
+  private readonly pending: { userId: string; event: SessionEvent; stored?: number | null }[] = [];
   private wakeRunners = false;
+  /** Sessions locked in this transaction: their event counter as read then, plus the events added since. */
+  private readonly counters = new Map<string, { base: number; added: number }>();
 
-  add(userId: string, event: SessionEvent) {
-    this.pending.push({ userId, event });
+  /**
+   * The session's row is locked by this transaction and its event counter (sessions.event_seq) is `eventSeq`: the
+   * seqs of its events are then known before flush, and a message can be inserted with the seq of the event that
+   * announces it (see nextSeq) instead of being numbered by an update afterwards.
+   */
+  locked(sessionId: string, eventSeq: number) {
+    this.counters.set(sessionId, { base: eventSeq, added: 0 });
+  }
+
+  /**
+   * The seq the `ahead`-th next event of a locked session will get (0: the next one); undefined when the session was
+   * not locked through `locked`.
+   */
+  nextSeq(sessionId: string, ahead = 0): number | undefined {
+    const counter = this.counters.get(sessionId);
+    return counter ? counter.base + counter.added + 1 + ahead : undefined;
+  }
+
+  /**
+   * Queues an event. `stored`: the event_seq its message was inserted with (new_message events); when it is the seq
+   * the event gets, the message row is not updated again at flush.
+   */
+  add(userId: string, event: SessionEvent, stored?: number | null) {
+    this.pending.push({ userId, event, stored });
+    const counter = this.counters.get(event.sessionId);
+    if (counter) counter.added++;
   }
 
   /** Ask runners to claim work now (a session became due). */
@@ -96,7 +122,7 @@ export class Outbox {
     for (const { event } of pending) counts.set(event.sessionId, (counts.get(event.sessionId) ?? 0) + 1);
     const seen = new Map<string, number>();
     const payloads: { head: string; sessions: string[] }[] = [];
-    const announced: SQL[] = [];
+    const announced: { id: string; session_id: string; back: number }[] = [];
     let current: { userId: string; items: string[]; sessions: Set<string> } | undefined;
     let size = 0;
     const close = () => {
@@ -104,12 +130,15 @@ export class Outbox {
       const head = `{"userId":${JSON.stringify(current.userId)},"events":[${current.items.join(",")}],"ends":`;
       payloads.push({ head, sessions: [...current.sessions] });
     };
-    for (const { userId, event } of pending) {
+    for (const { userId, event, stored } of pending) {
       const nth = (seen.get(event.sessionId) ?? 0) + 1;
       seen.set(event.sessionId, nth);
       const back = counts.get(event.sessionId)! - nth;
-      if (event.type === "new_message")
-        announced.push(sql`(${event.data.id}::uuid, ${event.sessionId}::uuid, ${back}::int)`);
+      const counter = this.counters.get(event.sessionId);
+      // Numbered at insert already (the usual case on the engine's paths): nothing to write back.
+      const numbered = counter !== undefined && stored === counter.base + nth;
+      if (event.type === "new_message" && !numbered)
+        announced.push({ id: event.data.id, session_id: event.sessionId, back });
       let text = JSON.stringify({ ...event, back });
       if (Buffer.byteLength(text) > MAX_PAYLOAD - 300 && event.type === "new_message")
         text = JSON.stringify({ ref: event.data.id, sessionId: event.sessionId, back });
@@ -125,11 +154,13 @@ export class Outbox {
     }
     close();
 
-    const bumps = [...counts].map(([id, n]) => sql`(${id}::uuid, ${n}::int)`);
+    // Lists travel as one JSON parameter each: the statement's text depends on the number of payloads only (almost
+    // always one), so it is prepared once per connection rather than once per batch size.
+    const bumps = JSON.stringify([...counts].map(([id, n]) => ({ id, n })));
     const tagged = announced.length
       ? sql`, tagged as (
           update messages m set event_seq = b.event_seq - x.back
-            from (values ${sql.join(announced, sql`, `)}) as x(id, session_id, back)
+            from jsonb_to_recordset(${JSON.stringify(announced)}::jsonb) as x(id uuid, session_id uuid, back int)
             join bumped b on b.id = x.session_id
            where m.id = x.id)`
       : sql``;
@@ -138,10 +169,15 @@ export class Outbox {
         sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (select coalesce(json_object_agg(b.id, b.event_seq), '{}'::json)
           from bumped b where b.id = any(${`{${sessions.join(",")}}`}::uuid[]))::text || '}')`,
     );
+    // What was flushed is counted: a later flush in the same transaction numbers on from there.
+    for (const [id, n] of counts) {
+      const counter = this.counters.get(id);
+      if (counter) this.counters.set(id, { base: counter.base + n, added: counter.added - n });
+    }
     // Notifications go out in the order of the select list: a session's events split over two payloads stay in order.
     await tx.execute(sql`with bumped as (
         update sessions s set event_seq = s.event_seq + v.n
-          from (values ${sql.join(bumps, sql`, `)}) as v(id, n)
+          from jsonb_to_recordset(${bumps}::jsonb) as v(id uuid, n int)
          where s.id = v.id
         returning s.id, s.event_seq)${tagged}
       select ${sql.join([...notifies, ...wakeNotify], sql`, `)}`);

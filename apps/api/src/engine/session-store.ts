@@ -17,12 +17,20 @@ import {
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
+import { storable } from "../lib/ajv.js";
 import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
 
 const RUNNING = ["pending", "active"] as const;
 const isRunning = (status: Session["status"]) => (RUNNING as readonly string[]).includes(status);
+
+/**
+ * `column` is one of `ids`, as one array parameter: the statement's text is the same whatever the number of ids, so it
+ * is prepared once per connection (an `in ($1, $2, …)` list is a new statement for every length).
+ */
+const idIn = (column: SQL.Aliased | AnyColumn, ids: readonly string[]) =>
+  sql`${column} = any(${`{${ids.join(",")}}`}::uuid[])`;
 
 const ms = (value: number) => sql`${`${Math.round(value)} milliseconds`}::interval`;
 
@@ -64,9 +72,10 @@ export async function announceNew(tx: Executor, rows: Session[]) {
 }
 
 /**
- * Claims up to `limit` due sessions for `owner`: FOR UPDATE SKIP LOCKED, so workers never share one. No user
- * holds more than `perUser` leases at once (counted across every worker): a user whose bots are slow waits for
- * their own turns, not everyone's.
+ * Claims up to `limit` due sessions for `owner`, in one statement: FOR UPDATE SKIP LOCKED, so workers never share
+ * one. No user holds more than `perUser` leases at once (counted across every worker): a user whose bots are slow
+ * waits for their own turns, not everyone's. Only the sessions claimed are locked: candidates are picked without
+ * locks, so a claim of 200 does not write lock marks on the 800 rows it looked at.
  */
 export async function claimDue(
   db: Database,
@@ -77,44 +86,38 @@ export async function claimDue(
 ): Promise<ClaimedSession[]> {
   if (limit <= 0) return [];
   const cap = Number.isFinite(perUser) ? perUser : 2 ** 31 - 1;
-  return db.transaction(async (tx) => {
-    // Running sessions only (the due index's predicate): the count costs what is running, not the history.
-    const candidates = rowsOf<{ id: string; user_id: string; busy: number }>(
-      await tx.execute(sql`
-        with busy as (
-          select ${sessions.userId} as user_id, count(*)::int as n from ${sessions}
-          where (${sessions.status} in ('pending', 'active') or ${sessions.verdictPending})
-            and ${sessions.leaseOwner} is not null and ${sessions.leaseExpiresAt} > now()
-          group by 1)
-        select s.id, s.user_id, coalesce(b.n, 0)::int as busy
-        from ${sessions} s left join busy b on b.user_id = s.user_id
-        where (s.status in ('pending', 'active') or s.verdict_pending)
-          and s.next_turn_at <= now()
-          and (s.lease_expires_at is null or s.lease_expires_at <= now())
-          and coalesce(b.n, 0) < ${cap}
-        order by s.next_turn_at
-        limit ${limit * 4}
-        for update of s skip locked`),
-    );
-    const taken = new Map<string, number>();
-    const ids: string[] = [];
-    for (const row of candidates) {
-      const held = taken.get(row.user_id) ?? Number(row.busy);
-      if (held >= cap) continue;
-      taken.set(row.user_id, held + 1);
-      ids.push(row.id);
-      if (ids.length >= limit) break;
-    }
-    if (ids.length === 0) return [];
-    return tx
-      .update(sessions)
-      .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
-      .where(inArray(sessions.id, ids))
-      .returning({
-        ...getTableColumns(sessions),
-        expired: sql<boolean>`coalesce(now() >= ${sessions.startedAt} + ((${sessions.config}->>'duration')::float8 * interval '1 second'), false)`,
-      });
-  });
+  const due = sql`(s.status in ('pending', 'active') or s.verdict_pending)
+    and s.next_turn_at <= now() and (s.lease_expires_at is null or s.lease_expires_at <= now())`;
+  // Leases are counted among due sessions: a session is due when it is claimed and stays so while it is held (its
+  // next turn is scheduled when it is handed back), so the count reads the front of the due index, not every running
+  // session. Candidates are read in due order straight from that index (an index scan that stops at the limit, and
+  // that marks the entries of dead row versions so that later claims skip them), past the users already at their cap.
+  const claimable = sql`
+    with busy as (
+      select s.user_id, count(*)::int as n from ${sessions} s
+      where (s.status in ('pending', 'active') or s.verdict_pending) and s.next_turn_at <= now()
+        and s.lease_owner is not null and s.lease_expires_at > now()
+      group by 1),
+    candidates as materialized (
+      select s.id, s.user_id, s.next_turn_at from ${sessions} s
+      where ${due} and s.user_id <> all(array(select user_id from busy where n >= ${cap}))
+      order by s.next_turn_at limit ${limit * 4}),
+    picked as (
+      select c.id from (
+        select c.*, row_number() over (partition by c.user_id order by c.next_turn_at) as nth from candidates c) c
+      left join busy b on b.user_id = c.user_id
+      where coalesce(b.n, 0) + c.nth <= ${cap}
+      order by c.next_turn_at limit ${limit})
+    select s.id from ${sessions} s where s.id in (select id from picked) and ${due}
+    for update of s skip locked`;
+  return db
+    .update(sessions)
+    .set({ leaseOwner: owner, leaseExpiresAt: sql`now() + ${ms(leaseMs)}` })
+    .where(sql`${sessions.id} in (${claimable})`)
+    .returning({
+      ...getTableColumns(sessions),
+      expired: sql<boolean>`coalesce(now() >= ${sessions.startedAt} + ((${sessions.config}->>'duration')::float8 * interval '1 second'), false)`,
+    });
 }
 
 export type ClaimedSession = Session & { expired: boolean };
@@ -182,8 +185,8 @@ export async function loadTurnStates(
   const personaIds = [...new Set(claimed.map((s) => s.personaId).filter((id): id is string => id !== null))];
   const agentIds = [...new Set(claimed.map((s) => s.agentId).filter((id): id is string => id !== null))];
   const [personaRows, agentRows] = await Promise.all([
-    personaIds.length ? db.select().from(personas).where(inArray(personas.id, personaIds)) : [],
-    agentIds.length ? db.select().from(agents).where(inArray(agents.id, agentIds)) : [],
+    personaIds.length ? db.select().from(personas).where(idIn(personas.id, personaIds)) : [],
+    agentIds.length ? db.select().from(agents).where(idIn(agents.id, agentIds)) : [],
   ]);
   const personaById = new Map(personaRows.map((p) => [p.id, p]));
   const agentById = new Map(agentRows.map((a) => [a.id, a]));
@@ -234,31 +237,75 @@ type MessageValues = {
   senderType: "persona" | "agent" | "system";
   content: string;
   turn: number | null;
-  latencyMs?: number | SQL | null;
+  latencyMs?: number | null;
+  /** Agent replies: the latency is the time since then, by the database's clock (when latencyMs is not given). */
+  latencySince?: Date | null | undefined;
   timestamp?: Date;
   metadata?: MessageMetadata;
+  /** The seq of the new_message event that will announce it, when the session's counter is known (Outbox.nextSeq). */
+  eventSeq?: number | undefined;
 };
 
+/** The message columns an insert fills (seq and search are the database's), as a recordset's column list. */
+const MESSAGE_COLUMNS = `id uuid, session_id uuid, sender_type sender_type, content text, turn int, latency_ms int,
+  event_seq int, timestamp timestamptz, metadata jsonb`;
+const MESSAGE_FIELDS = Object.entries(getTableColumns(messages));
+
+/** A messages row as the driver returned it, mapped as Drizzle maps what it reads (camelCase keys, Dates, numbers). */
+function toMessage(raw: Record<string, unknown>): Message {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of MESSAGE_FIELDS) {
+    const value = raw[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as Message;
+}
+
 /**
- * Inserts messages, of one session or of many in one statement; ids already stored are skipped. Returns the new
- * rows in transcript order.
+ * Inserts messages, of one session or of many, in one statement whose text is the same whatever their number (the
+ * rows travel as one JSON parameter, so the statement is prepared once per connection); ids already stored are
+ * skipped. Returns the new rows in transcript order.
  */
 async function insertRows(
   tx: Executor,
   values: (MessageValues & { sessionId: string })[],
 ): Promise<Message[]> {
   if (values.length === 0) return [];
-  const rows = await tx
-    .insert(messages)
-    .values(values)
-    .onConflictDoNothing({ target: messages.id })
-    .returning();
+  const items = values.map((v, n) => ({
+    n,
+    id: v.id,
+    session_id: v.sessionId,
+    sender_type: v.senderType,
+    content: storable(v.content),
+    turn: v.turn,
+    latency_ms: v.latencyMs ?? null,
+    since: v.latencyMs == null && v.latencySince ? v.latencySince.toISOString() : null,
+    event_seq: v.eventSeq ?? null,
+    timestamp: v.timestamp ? v.timestamp.toISOString() : null,
+    metadata: v.metadata ?? null,
+  }));
+  const rows = rowsOf<Record<string, unknown>>(
+    await tx.execute(sql`
+      insert into ${messages} (id, session_id, sender_type, content, turn, latency_ms, event_seq, timestamp, metadata)
+      select v.id, v.session_id, v.sender_type, v.content, v.turn,
+        coalesce(v.latency_ms,
+          case when v.since is not null then greatest(0, round(extract(epoch from (now() - v.since)) * 1000))::int end),
+        v.event_seq, coalesce(v.timestamp, now()), v.metadata
+      from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(${sql.raw(MESSAGE_COLUMNS)}, since timestamptz, n int)
+      order by v.n -- the order given: seq breaks ties between equal timestamps in it
+      on conflict (id) do nothing
+      returning *`),
+  ).map(toMessage);
   return rows.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq);
 }
 
 function announceMessages(outbox: Outbox, userId: string, rows: Message[]) {
   for (const row of rows)
-    outbox.add(userId, { type: "new_message", sessionId: row.sessionId, data: toMessageData(row) });
+    outbox.add(
+      userId,
+      { type: "new_message", sessionId: row.sessionId, data: toMessageData(row) },
+      row.eventSeq,
+    );
 }
 
 /** Inserts messages and queues their new_message events. */
@@ -325,10 +372,19 @@ export async function writeSystemNote(
       .where(owned(sessionId, owner))
       .returning();
     if (!session) throw new NotOurs();
+    outbox.locked(session.id, session.eventSeq);
     await insertMessages(
       tx,
       session,
-      [{ id: stableId(sessionId, key, turn), senderType: "system", content, turn }],
+      [
+        {
+          id: stableId(sessionId, key, turn),
+          senderType: "system",
+          content,
+          turn,
+          eventSeq: outbox.nextSeq(session.id),
+        },
+      ],
       outbox,
     );
   });
@@ -343,16 +399,20 @@ const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
   return sql`least(now() + ${after}, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
 };
 
-/** Sessions of `ids` this worker holds, locked in id order (a fixed order: writers of many rows cannot deadlock). */
-async function lockOwned(tx: Executor, ids: string[], owner: string): Promise<Set<string>> {
+/**
+ * Sessions of `ids` this worker holds, locked in id order (a fixed order: writers of many rows cannot deadlock), with
+ * their event counters handed to the outbox.
+ */
+async function lockOwned(tx: Executor, ids: string[], owner: string, outbox: Outbox): Promise<Set<string>> {
   const rows = await tx
-    .select({ id: sessions.id })
+    .select({ id: sessions.id, eventSeq: sessions.eventSeq })
     .from(sessions)
     .where(
-      and(inArray(sessions.id, ids), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
+      and(idIn(sessions.id, ids), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
     )
     .orderBy(asc(sessions.id))
     .for("update");
+  for (const row of rows) outbox.locked(row.id, row.eventSeq);
   return new Set(rows.map((r) => r.id));
 }
 
@@ -384,6 +444,7 @@ export async function writePersonaMessages(
       tx,
       writes.map((w) => w.sessionId),
       owner,
+      outbox,
     );
     const mine = writes.filter((w) => ours.has(w.sessionId));
     if (mine.length === 0) return writes.map(() => undefined);
@@ -418,6 +479,7 @@ export async function writePersonaMessages(
         content: w.content,
         turn,
         timestamp: session.awaitingSince!,
+        eventSeq: outbox.nextSeq(w.sessionId),
       };
     });
     const inserted = await insertRows(tx, values);
@@ -497,20 +559,21 @@ export async function completeDeliveries(
       tx,
       deliveries.map((d) => d.sessionId),
       owner,
+      outbox,
     );
     const mine = deliveries.filter((d) => ours.has(d.sessionId));
     if (mine.length === 0) return deliveries.map(() => undefined);
     const replyRows = mine.flatMap((d) => {
       const turn = d.delivered.turn ?? 0;
-      // The database's clock, like the persona message's timestamp it is measured from.
-      const latencyMs = sql`greatest(0, round(extract(epoch from (now() - ${d.delivered.timestamp.toISOString()}::timestamptz)) * 1000))::int`;
       return d.replies.map((content, i) => ({
         id: stableId(d.sessionId, "agent", turn, i),
         sessionId: d.sessionId,
         senderType: "agent" as const,
         content,
         turn,
-        latencyMs,
+        // The database's clock, like the persona message's timestamp it is measured from.
+        latencySince: d.delivered.timestamp,
+        eventSeq: outbox.nextSeq(d.sessionId, i),
       }));
     });
     // In transcript order, by session (Map.groupBy needs Node 21).
@@ -535,7 +598,7 @@ export async function completeDeliveries(
     const waiting = mine
       .filter((d) => d.open && d.replies.length === 0 && !answeredEarly.has(d.sessionId))
       .map((d) => d.sessionId);
-    const isWaiting = sql`${sessions.id} = any(${`{${waiting.join(",")}}`}::uuid[])`;
+    const isWaiting = idIn(sessions.id, waiting);
     const updated = await tx
       .update(sessions)
       .set({
@@ -547,7 +610,7 @@ export async function completeDeliveries(
         updatedAt: sql`now()`,
       })
       .where(
-        inArray(
+        idIn(
           sessions.id,
           mine.map((d) => d.sessionId),
         ),
@@ -683,6 +746,7 @@ export async function appendMessages(
     const running = !!session && isRunning(session.status);
     if (!session || (options.requireRunning && !running))
       throw new SessionNotRunningError("the session is not running");
+    outbox.locked(session.id, session.eventSeq);
     const waitingFor =
       running && session.awaitingSince && session.phase !== "idle" ? session.awaitingSince : null;
     const isLiveReply = (item: NewMessageInput) =>
@@ -700,8 +764,10 @@ export async function appendMessages(
         dropped = items.length - accepted.length;
       }
     }
-    const values: MessageValues[] = accepted.map((item) => ({
+    const values: MessageValues[] = accepted.map((item, i) => ({
       id: item.id ?? crypto.randomUUID(),
+      // Right when the messages are announced in the order given (no client timestamps reorder them).
+      eventSeq: outbox.nextSeq(session.id, i),
       senderType: item.senderType,
       content: item.content,
       // An agent message that does not answer (a voice bot still finishing its greeting) belongs to no turn.
@@ -710,11 +776,9 @@ export async function appendMessages(
           ? session.turn - 1
           : null,
       // The database's clock: the reply's time and the persona message's time come from the same place.
-      latencyMs:
-        isLiveReply(item) && waitingFor
-          ? (item.latencyMs ??
-            sql`greatest(0, round(extract(epoch from (now() - ${waitingFor.toISOString()}::timestamptz)) * 1000))::int`)
-          : null,
+      ...(isLiveReply(item) && waitingFor
+        ? { latencyMs: item.latencyMs ?? null, latencySince: waitingFor }
+        : { latencyMs: null }),
       ...(item.metadata ? { metadata: item.metadata } : {}),
       // Items of one call keep their order even within the same millisecond (seq breaks ties).
       ...(item.timestamp !== undefined ? { timestamp: new Date(item.timestamp) } : {}),
@@ -725,6 +789,7 @@ export async function appendMessages(
         senderType: "system",
         content: overLimitNote(session.config.maxMessages),
         turn: null,
+        eventSeq: outbox.nextSeq(session.id, values.length),
       });
     }
     const inserted = await insertMessages(tx, session, values, outbox);

@@ -33,6 +33,13 @@ export const MAX_JSON_DEPTH = 32;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/**
+ * Text from outside the API's validation (a bot's reply, an LLM's line) made storable: what PostgreSQL cannot hold
+ * becomes U+FFFD, the Unicode replacement character, rather than failing the write.
+ */
+export const storable = (text: string) =>
+  UNSTORABLE.test(text) ? text.replace(new RegExp(UNSTORABLE.source, "g"), "\ufffd") : text;
+
 const pointerOf = (path: readonly (string | number)[]) =>
   path.map((p) => `/${String(p).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
 

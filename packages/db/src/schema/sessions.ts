@@ -109,10 +109,6 @@ export const sessions = pgTable(
       .on(t.nextTurnAt)
       .where(sql`${t.status} in ('pending', 'active') or ${t.verdictPending}`),
     index("sessions_group_idx").on(t.groupId).where(sql`${t.groupId} is not null`),
-    // Sessions a worker holds right now (a few hundred at most): the claim counts them per user at every tick.
-    index("sessions_leased_idx")
-      .on(t.userId)
-      .where(sql`${t.leaseOwner} is not null`),
   ],
 );
 
