@@ -73,7 +73,7 @@ export class Outbox {
   private readonly pending: { userId: string; event: SessionEvent; stored?: number | null }[] = [];
   private wakeRunners = false;
   /** Sessions locked in this transaction: their event counter as read then, plus the events added since. */
-  private readonly counters = new Map<string, { base: number; added: number }>();
+  private readonly counters = new Map<string, { base: number; added: number; bumped: number }>();
 
   /**
    * The session's row is locked by this transaction and its event counter (sessions.event_seq) is `eventSeq`: the
@@ -81,7 +81,17 @@ export class Outbox {
    * announces it (see nextSeq) instead of being numbered by an update afterwards.
    */
   locked(sessionId: string, eventSeq: number) {
-    this.counters.set(sessionId, { base: eventSeq, added: 0 });
+    this.counters.set(sessionId, { base: eventSeq, added: 0, bumped: 0 });
+  }
+
+  /**
+   * The writer's own update of a locked session already added `by` to its event counter, for the events it is about
+   * to queue: flush then writes the counter only if their number turns out different.
+   */
+  bumped(sessionId: string, by: number) {
+    const counter = this.counters.get(sessionId);
+    if (!counter) throw new Error("Outbox.bumped: lock the session (Outbox.locked) first");
+    counter.bumped += by;
   }
 
   /**
@@ -122,7 +132,7 @@ export class Outbox {
     for (const { event } of pending) counts.set(event.sessionId, (counts.get(event.sessionId) ?? 0) + 1);
     const seen = new Map<string, number>();
     const payloads: { head: string; sessions: string[] }[] = [];
-    const announced: { id: string; session_id: string; back: number }[] = [];
+    const announced: { id: string; session_id: string; back: number; seq: number | null }[] = [];
     let current: { userId: string; items: string[]; sessions: Set<string> } | undefined;
     let size = 0;
     const close = () => {
@@ -138,7 +148,12 @@ export class Outbox {
       // Numbered at insert already (the usual case on the engine's paths): nothing to write back.
       const numbered = counter !== undefined && stored === counter.base + nth;
       if (event.type === "new_message" && !numbered)
-        announced.push({ id: event.data.id, session_id: event.sessionId, back });
+        announced.push({
+          id: event.data.id,
+          session_id: event.sessionId,
+          back,
+          seq: counter ? counter.base + nth : null,
+        });
       let text = JSON.stringify({ ...event, back });
       if (Buffer.byteLength(text) > MAX_PAYLOAD - 300 && event.type === "new_message")
         text = JSON.stringify({ ref: event.data.id, sessionId: event.sessionId, back });
@@ -154,33 +169,49 @@ export class Outbox {
     }
     close();
 
-    // Lists travel as one JSON parameter each: the statement's text depends on the number of payloads only (almost
-    // always one), so it is prepared once per connection rather than once per batch size.
-    const bumps = JSON.stringify([...counts].map(([id, n]) => ({ id, n })));
-    const tagged = announced.length
-      ? sql`, tagged as (
-          update messages m set event_seq = b.event_seq - x.back
-            from jsonb_to_recordset(${JSON.stringify(announced)}::jsonb) as x(id uuid, session_id uuid, back int)
-            join bumped b on b.id = x.session_id
-           where m.id = x.id)`
-      : sql``;
-    const notifies = payloads.map(
-      ({ head, sessions }) =>
-        sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (select coalesce(json_object_agg(b.id, b.event_seq), '{}'::json)
-          from bumped b where b.id = any(${`{${sessions.join(",")}}`}::uuid[]))::text || '}')`,
-    );
-    // What was flushed is counted: a later flush in the same transaction numbers on from there.
+    // The counters to write: sessions whose seqs only the database knows (the counter is bumped and read back), and
+    // locked ones whose writer bumped their counter by other than the number of their events (rare: a replayed write).
+    const bumps: { id: string; n: number }[] = [];
+    const ends: Record<string, number> = {};
     for (const [id, n] of counts) {
       const counter = this.counters.get(id);
-      if (counter) this.counters.set(id, { base: counter.base + n, added: counter.added - n });
+      if (!counter) bumps.push({ id, n });
+      else {
+        if (n !== counter.bumped) bumps.push({ id, n: n - counter.bumped });
+        ends[id] = counter.base + n;
+        // What was flushed is counted: a later flush in the same transaction numbers on from there.
+        this.counters.set(id, { base: counter.base + n, added: counter.added - n, bumped: 0 });
+      }
     }
+    const unknown = (ids: string[]) => ids.filter((id) => ends[id] === undefined);
+    // Lists travel as one JSON parameter each: the statement's text depends on the number of payloads only (almost
+    // always one), so it is prepared once per connection rather than once per batch size.
+    const tagged = announced.length
+      ? sql`, tagged as (
+          update messages m set event_seq = coalesce(x.seq, b.event_seq - x.back)
+            from jsonb_to_recordset(${JSON.stringify(announced)}::jsonb) as x(id uuid, session_id uuid, back int, seq int)
+            left join bumped b on b.id = x.session_id
+           where m.id = x.id)`
+      : sql``;
+    const notifies = payloads.map(({ head, sessions }) => {
+      const known = JSON.stringify(Object.fromEntries(sessions.flatMap((id) => (id in ends ? [[id, ends[id]]] : []))));
+      const rest = unknown(sessions);
+      if (rest.length === 0) return sql`pg_notify(${EVENTS_CHANNEL}, ${`${head}${known}}`})`;
+      return sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (${known}::jsonb || (select coalesce(jsonb_object_agg(b.id, b.event_seq), '{}')
+          from bumped b where b.id = any(${`{${rest.join(",")}}`}::uuid[])))::text || '}')`;
+    });
     // Notifications go out in the order of the select list: a session's events split over two payloads stay in order.
+    const select = sql`select ${sql.join([...notifies, ...wakeNotify], sql`, `)}`;
+    if (bumps.length === 0 && announced.length === 0) {
+      await tx.execute(select);
+      return;
+    }
     await tx.execute(sql`with bumped as (
         update sessions s set event_seq = s.event_seq + v.n
-          from jsonb_to_recordset(${bumps}::jsonb) as v(id uuid, n int)
+          from jsonb_to_recordset(${JSON.stringify(bumps)}::jsonb) as v(id uuid, n int)
          where s.id = v.id
         returning s.id, s.event_seq)${tagged}
-      select ${sql.join([...notifies, ...wakeNotify], sql`, `)}`);
+      ${select}`);
   }
 }
 

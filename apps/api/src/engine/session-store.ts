@@ -265,10 +265,15 @@ function toMessage(raw: Record<string, unknown>): Message {
  * Inserts messages, of one session or of many, in one statement whose text is the same whatever their number (the
  * rows travel as one JSON parameter, so the statement is prepared once per connection); ids already stored are
  * skipped. Returns the new rows in transcript order.
+ *
+ * The sessions' message counts are kept by a trigger on messages, unless `counted`: the caller then adds the rows
+ * returned to the counts itself, in the update of the sessions it makes anyway (one row version per session rather
+ * than two). The statement says so to the trigger through a transaction-local setting, which the trigger clears.
  */
 async function insertRows(
   tx: Executor,
   values: (MessageValues & { sessionId: string })[],
+  { counted = false } = {},
 ): Promise<Message[]> {
   if (values.length === 0) return [];
   const items = values.map((v, n) => ({
@@ -286,12 +291,14 @@ async function insertRows(
   }));
   const rows = rowsOf<Record<string, unknown>>(
     await tx.execute(sql`
+      ${counted ? sql`with counting as (select set_config('mimic.counted', 'on', true))` : sql``}
       insert into ${messages} (id, session_id, sender_type, content, turn, latency_ms, event_seq, timestamp, metadata)
       select v.id, v.session_id, v.sender_type, v.content, v.turn,
         coalesce(v.latency_ms,
           case when v.since is not null then greatest(0, round(extract(epoch from (now() - v.since)) * 1000))::int end),
         v.event_seq, coalesce(v.timestamp, now()), v.metadata
       from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(${sql.raw(MESSAGE_COLUMNS)}, since timestamptz, n int)
+      ${counted ? sql`cross join counting` : sql``}
       order by v.n -- the order given: seq breaks ties between equal timestamps in it
       on conflict (id) do nothing
       returning *`),
@@ -403,9 +410,14 @@ const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
  * Sessions of `ids` this worker holds, locked in id order (a fixed order: writers of many rows cannot deadlock), with
  * their event counters handed to the outbox.
  */
-async function lockOwned(tx: Executor, ids: string[], owner: string, outbox: Outbox): Promise<Set<string>> {
+async function lockOwned(
+  tx: Executor,
+  ids: string[],
+  owner: string,
+  outbox: Outbox,
+): Promise<Map<string, { turn: number }>> {
   const rows = await tx
-    .select({ id: sessions.id, eventSeq: sessions.eventSeq })
+    .select({ id: sessions.id, eventSeq: sessions.eventSeq, turn: sessions.turn })
     .from(sessions)
     .where(
       and(idIn(sessions.id, ids), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING])),
@@ -413,7 +425,7 @@ async function lockOwned(tx: Executor, ids: string[], owner: string, outbox: Out
     .orderBy(asc(sessions.id))
     .for("update");
   for (const row of rows) outbox.locked(row.id, row.eventSeq);
-  return new Set(rows.map((r) => r.id));
+  return new Map(rows.map((r) => [r.id, { turn: r.turn }]));
 }
 
 /** One row per item, as a table the statement can join (one parameter, whatever the batch size). */
@@ -448,11 +460,36 @@ export async function writePersonaMessages(
     );
     const mine = writes.filter((w) => ours.has(w.sessionId));
     if (mine.length === 0) return writes.map(() => undefined);
-    const usage = mine.map((w) => ({
-      id: w.sessionId,
-      pt: w.usage?.promptTokens ?? 0,
-      ct: w.usage?.completionTokens ?? 0,
-    }));
+    // Inserted first (the turn is known from the lock), counted in the one update of each session that follows.
+    const values = mine.map((w) => {
+      const turn = ours.get(w.sessionId)!.turn;
+      return {
+        id: stableId(w.sessionId, "persona", turn),
+        sessionId: w.sessionId,
+        senderType: "persona" as const,
+        content: w.content,
+        turn,
+        eventSeq: outbox.nextSeq(w.sessionId),
+      };
+    });
+    const inserted = await insertRows(tx, values, { counted: true });
+    const stored = new Map(inserted.map((m) => [m.sessionId, m]));
+    const fresh = new Set(inserted.map((m) => m.id));
+    const changes = mine.map((w) => {
+      const row = stored.get(w.sessionId);
+      // Its new_message (when the message is new) and its session_update.
+      const events = row ? 2 : 1;
+      outbox.bumped(w.sessionId, events);
+      return {
+        id: w.sessionId,
+        pt: w.usage?.promptTokens ?? 0,
+        ct: w.usage?.completionTokens ?? 0,
+        added: row ? 1 : 0,
+        last: row ? row.timestamp.toISOString() : null,
+        events,
+      };
+    });
+    // now() is the transaction's time: awaitingSince equals the message's timestamp.
     const updated = await tx
       .update(sessions)
       .set({
@@ -462,48 +499,24 @@ export async function writePersonaMessages(
         leaseExpiresAt: sql`now() + ${ms(leaseMs)}`,
         promptTokens: sql`${sessions.promptTokens} + v.pt`,
         completionTokens: sql`${sessions.completionTokens} + v.ct`,
+        messageCount: sql`${sessions.messageCount} + v.added`,
+        lastMessageAt: sql`greatest(${sessions.lastMessageAt}, v.last)`,
+        eventSeq: sql`${sessions.eventSeq} + v.events`,
         updatedAt: sql`now()`,
       })
-      .from(recordset(usage, "id uuid, pt int, ct int"))
+      .from(recordset(changes, "id uuid, pt int, ct int, added int, last timestamptz, events int"))
       .where(sql`${sessions.id} = v.id`)
       .returning(getTableColumns(sessions));
-    const byId = new Map(updated.map((s) => [s.id, s]));
-    const values = mine.map((w) => {
-      const session = byId.get(w.sessionId)!;
-      const turn = session.turn - 1;
-      // now() is the transaction's time: the message's timestamp equals awaitingSince.
-      return {
-        id: stableId(w.sessionId, "persona", turn),
-        sessionId: w.sessionId,
-        senderType: "persona" as const,
-        content: w.content,
-        turn,
-        timestamp: session.awaitingSince!,
-        eventSeq: outbox.nextSeq(w.sessionId),
-      };
-    });
-    const inserted = await insertRows(tx, values);
-    const fresh = new Set(inserted.map((m) => m.id));
-    const stored = new Map(inserted.map((m) => [m.id, m]));
-    const replayed = values.filter((v) => !stored.has(v.id)).map((v) => v.id);
+    const replayed = values.filter((v) => !stored.has(v.sessionId)).map((v) => v.id);
     if (replayed.length)
       for (const m of await tx.select().from(messages).where(inArray(messages.id, replayed)))
-        stored.set(m.id, m);
+        stored.set(m.sessionId, m);
     const bySession = new Map<string, Message>();
-    for (const v of values) {
-      const session = byId.get(v.sessionId)!;
-      const message = stored.get(v.id)!;
-      if (fresh.has(v.id)) announceMessages(outbox, session.userId, [message]);
-      outbox.add(session.userId, {
-        type: "session_update",
-        sessionId: session.id,
-        data: {
-          status: session.status,
-          messageCount: session.messageCount + (fresh.has(v.id) ? 1 : 0),
-          lastMessage: message.timestamp.toISOString(),
-        },
-      });
-      bySession.set(v.sessionId, message);
+    for (const session of updated) {
+      const message = stored.get(session.id)!;
+      if (fresh.has(message.id)) announceMessages(outbox, session.userId, [message]);
+      outbox.add(session.userId, updateEvent(session));
+      bySession.set(session.id, message);
     }
     await outbox.flush(tx);
     return writes.map((w) => bySession.get(w.sessionId));
@@ -578,7 +591,7 @@ export async function completeDeliveries(
     });
     // In transcript order, by session (Map.groupBy needs Node 21).
     const repliesBySession = new Map<string, Message[]>();
-    for (const m of await insertRows(tx, replyRows))
+    for (const m of await insertRows(tx, replyRows, { counted: true }))
       repliesBySession.set(m.sessionId, [...(repliesBySession.get(m.sessionId) ?? []), m]);
     const asking = mine
       .filter((d) => d.open && d.replies.length === 0)
@@ -598,24 +611,37 @@ export async function completeDeliveries(
     const waiting = mine
       .filter((d) => d.open && d.replies.length === 0 && !answeredEarly.has(d.sessionId))
       .map((d) => d.sessionId);
-    const isWaiting = idIn(sessions.id, waiting);
+    const isWaiting = new Set(waiting);
+    // One update per session: its phase and next turn, the replies counted, its events numbered (each reply's
+    // new_message, then a session_update when there were replies).
+    const changes = mine.map((d) => {
+      const rows = repliesBySession.get(d.sessionId) ?? [];
+      const events = rows.length + (rows.length ? 1 : 0);
+      outbox.bumped(d.sessionId, events);
+      return {
+        id: d.sessionId,
+        waiting: isWaiting.has(d.sessionId),
+        added: rows.length,
+        last: rows.length ? rows[rows.length - 1]!.timestamp.toISOString() : null,
+        events,
+      };
+    });
     const updated = await tx
       .update(sessions)
       .set({
-        phase: sql`case when ${isWaiting} then 'awaiting_reply' else 'idle' end::session_phase`,
+        phase: sql`case when v.waiting then 'awaiting_reply' else 'idle' end::session_phase`,
         failures: 0,
         leaseOwner: null,
         leaseExpiresAt: null,
-        nextTurnAt: sql`case when ${isWaiting} then ${dueIn("replyTimeout")} else ${dueIn("messageInterval")} end`,
+        nextTurnAt: sql`case when v.waiting then ${dueIn("replyTimeout")} else ${dueIn("messageInterval")} end`,
+        messageCount: sql`${sessions.messageCount} + v.added`,
+        lastMessageAt: sql`greatest(${sessions.lastMessageAt}, v.last)`,
+        eventSeq: sql`${sessions.eventSeq} + v.events`,
         updatedAt: sql`now()`,
       })
-      .where(
-        idIn(
-          sessions.id,
-          mine.map((d) => d.sessionId),
-        ),
-      )
-      .returning();
+      .from(recordset(changes, "id uuid, waiting boolean, added int, last timestamptz, events int"))
+      .where(sql`${sessions.id} = v.id`)
+      .returning(getTableColumns(sessions));
     const byId = new Map(updated.map((s) => [s.id, s]));
     const outcomes = new Map<string, DeliveryOutcome>();
     for (const d of mine) {
