@@ -21,6 +21,7 @@ import {
   loadPersonaMessage,
   loadTranscript,
   loadTurnStates,
+  nextDueInMs,
   notRunning,
   overLimitNote,
   type PersonaWrite,
@@ -37,6 +38,12 @@ import { computeVerdict, type Judge } from "./verdict.js";
 
 /** A session whose turn failed is due again this long after its lease went back (no hot loop on a bug). */
 const STRANDED_RETRY_MS = 1_000;
+
+/**
+ * The shortest wait between two claims when the next session falls due sooner: under steady load a session is claimed
+ * within this long of its due time, in claims of many sessions rather than one claim per session.
+ */
+const MIN_TICK_GAP_MS = 25;
 
 /** How often held adapter resources (bot connections) are checked against the sessions' state, in ms. */
 const SWEEP_INTERVAL_MS = 5_000;
@@ -69,6 +76,8 @@ export class Runner {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private wakeRequested = false;
+  /** When the next tick should look again (ms from the end of the last one): the next session falls due then. */
+  private nextTickMs: number | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private lastSweep = Date.now();
   /** Sessions whose turn failed while this worker held them: their leases go back at the next tick. */
@@ -138,7 +147,9 @@ export class Runner {
         if (!this.running) return;
         const again = this.wakeRequested;
         this.wakeRequested = false;
-        this.schedule(again ? 0 : this.options.pollIntervalMs);
+        const next = this.nextTickMs ?? this.options.pollIntervalMs;
+        this.nextTickMs = undefined;
+        this.schedule(again ? 0 : next);
       });
     }, delayMs);
   }
@@ -180,6 +191,12 @@ export class Runner {
         this.owner,
       );
       return;
+    }
+    if (claimed.length < free) {
+      // Everything due is claimed: look again when the next session falls due rather than at the next poll.
+      const dueInMs = await nextDueInMs(this.options.db.db).catch(() => undefined);
+      if (dueInMs !== undefined)
+        this.nextTickMs = Math.min(this.options.pollIntervalMs, Math.max(MIN_TICK_GAP_MS, dueInMs));
     }
     let states: Map<string, TurnState>;
     try {

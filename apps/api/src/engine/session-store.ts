@@ -122,6 +122,20 @@ export async function claimDue(
 
 export type ClaimedSession = Session & { expired: boolean };
 
+/**
+ * How long until the next session falls due, in ms by the database's clock; undefined when none is scheduled. Sessions
+ * due already are not counted: they are held by a worker, or wait for their user's turns (the poll takes them).
+ * Reads the due index from the current time on.
+ */
+export async function nextDueInMs(db: Database): Promise<number | undefined> {
+  const [row] = rowsOf<{ ms: number | string | null }>(
+    await db.execute(sql`
+      select extract(epoch from (min(next_turn_at) - now())) * 1000 as ms from ${sessions}
+      where (status in ('pending', 'active') or verdict_pending) and next_turn_at > now()`),
+  );
+  return row?.ms === null || row?.ms === undefined ? undefined : Number(row.ms);
+}
+
 const owned = (sessionId: string, owner: string): SQL =>
   and(eq(sessions.id, sessionId), eq(sessions.leaseOwner, owner), inArray(sessions.status, [...RUNNING]))!;
 
