@@ -1,8 +1,9 @@
 // Group commit: the engine's writes of many turns go in one transaction, and one bad write fails only itself.
 import { messages, sessions } from "@mimic/db";
-import { eq, inArray } from "drizzle-orm";
+import { asc, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Batch } from "../../src/engine/batch.js";
+import type { SessionEvent } from "../../src/engine/events.js";
 import { claimDue, completeDeliveries, writePersonaMessages } from "../../src/engine/session-store.js";
 import { createTestApp, registerUser, type TestContext, type TestUser } from "../helpers.js";
 import { createAgent, createPersona, startSession } from "./fixtures.js";
@@ -97,5 +98,120 @@ describe("batched turn writes", () => {
     expect(byId.get(ids[2]!)?.leaseOwner).toBe("worker-b");
     const notMine = await ctx.db.db.select().from(messages).where(eq(messages.sessionId, ids[2]!));
     expect(notMine).toEqual([]);
+  });
+
+  it("counts and numbers what a turn writes in the session's own update: counts, event seqs, message rows agree", async () => {
+    const persona = await createPersona(ctx.app, user, { goal: null, script: ["One.", "Two."] });
+    const agent = await createAgent(ctx.app, user, { webhook_url: "http://127.0.0.1:9/hook" });
+    const session = await startSession(ctx.app, user, {
+      agentId: agent.id,
+      personaId: persona.id,
+      config: { messageInterval: 0, maxMessages: 20 },
+    });
+    const events: SessionEvent[] = [];
+    const off = ctx.app.events.subscribe(session.id, (event) => events.push(event));
+    try {
+      const turn = async (content: string, replies: string[]) => {
+        await ctx.db.db
+          .update(sessions)
+          .set({ nextTurnAt: new Date(0) })
+          .where(eq(sessions.id, session.id));
+        const claimed = await claimDue(ctx.db.db, "worker-a", 10, 30_000);
+        expect(claimed.map((s) => s.id)).toContain(session.id);
+        const [written] = await writePersonaMessages(
+          ctx.db.db,
+          "worker-a",
+          [{ sessionId: session.id, content }],
+          30_000,
+        );
+        await completeDeliveries(ctx.db.db, "worker-a", [
+          { sessionId: session.id, delivered: written!, replies, open: false },
+        ]);
+      };
+      await turn("One.", ["First answer."]);
+      // A bot's NUL cannot be stored: it arrives as U+FFFD rather than failing the turn.
+      await turn("Two.", ["Second\u0000answer.", "And a third."]);
+      // A reply recorded through the API meanwhile (its own path, counted by the trigger).
+      const posted = await ctx.app.inject({
+        method: "POST",
+        url: `/api/sessions/${session.id}/messages`,
+        headers: { authorization: `Bearer ${user.token}` },
+        payload: { senderType: "agent", content: "Posted." },
+      });
+      expect(posted.statusCode, posted.body).toBe(201);
+
+      const rows = await ctx.db.db
+        .select()
+        .from(messages)
+        .where(eq(messages.sessionId, session.id))
+        .orderBy(asc(messages.seq));
+      expect(rows.map((m) => m.content)).toEqual([
+        "One.",
+        "First answer.",
+        "Two.",
+        "Second\ufffdanswer.",
+        "And a third.",
+        "Posted.",
+      ]);
+      const [row] = await ctx.db.db.select().from(sessions).where(eq(sessions.id, session.id));
+      expect(row?.messageCount).toBe(6);
+      expect(row?.lastMessageAt?.getTime()).toBe(Math.max(...rows.map((m) => m.timestamp.getTime())));
+
+      await expect.poll(() => events.filter((e) => e.type === "new_message").length).toBe(6);
+      await expect.poll(() => events.at(-1)?.seq).toBe(row?.eventSeq);
+      // Every event numbered once, one more each time; each message row holds its new_message event's seq.
+      const seqs = events.map((e) => e.seq!);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+      const announced = new Map(
+        events.flatMap((e) => (e.type === "new_message" ? [[e.data.id, e.seq] as const] : [])),
+      );
+      expect(rows.map((m) => m.eventSeq)).toEqual(rows.map((m) => announced.get(m.id)));
+      const updates = events.filter((e) => e.type === "session_update");
+      expect(updates.at(-1)?.data).toMatchObject({ messageCount: 6 });
+    } finally {
+      off();
+    }
+  });
+
+  it("numbers a replayed write right: the persona message of a turn that exists already is not announced again", async () => {
+    const persona = await createPersona(ctx.app, user, { goal: null, script: ["Again."] });
+    const agent = await createAgent(ctx.app, user, { webhook_url: "http://127.0.0.1:9/hook" });
+    const session = await startSession(ctx.app, user, {
+      agentId: agent.id,
+      personaId: persona.id,
+      config: { messageInterval: 0, maxMessages: 20 },
+    });
+    const events: SessionEvent[] = [];
+    const off = ctx.app.events.subscribe(session.id, (event) => events.push(event));
+    try {
+      await ctx.db.db
+        .update(sessions)
+        .set({ nextTurnAt: new Date(0) })
+        .where(eq(sessions.id, session.id));
+      await claimDue(ctx.db.db, "worker-a", 10, 30_000);
+      const [first] = await writePersonaMessages(
+        ctx.db.db,
+        "worker-a",
+        [{ sessionId: session.id, content: "Again." }],
+        30_000,
+      );
+      // The turn counter goes back, as if the turn's write were replayed: the same message id comes up again.
+      await ctx.db.db.update(sessions).set({ turn: 0 }).where(eq(sessions.id, session.id));
+      const [second] = await writePersonaMessages(
+        ctx.db.db,
+        "worker-a",
+        [{ sessionId: session.id, content: "Again." }],
+        30_000,
+      );
+      expect(second?.id).toBe(first?.id);
+      const [row] = await ctx.db.db.select().from(sessions).where(eq(sessions.id, session.id));
+      expect(row?.messageCount).toBe(1);
+      await expect.poll(() => events.at(-1)?.seq).toBe(row?.eventSeq);
+      expect(events.filter((e) => e.type === "new_message")).toHaveLength(1);
+      const seqs = events.map((e) => e.seq!);
+      expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    } finally {
+      off();
+    }
   });
 });
