@@ -194,7 +194,9 @@ export class Outbox {
            where m.id = x.id)`
       : sql``;
     const notifies = payloads.map(({ head, sessions }) => {
-      const known = JSON.stringify(Object.fromEntries(sessions.flatMap((id) => (id in ends ? [[id, ends[id]]] : []))));
+      const known = JSON.stringify(
+        Object.fromEntries(sessions.flatMap((id) => (id in ends ? [[id, ends[id]]] : []))),
+      );
       const rest = unknown(sessions);
       if (rest.length === 0) return sql`pg_notify(${EVENTS_CHANNEL}, ${`${head}${known}}`})`;
       return sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (${known}::jsonb || (select coalesce(jsonb_object_agg(b.id, b.event_seq), '{}')
