@@ -65,9 +65,11 @@ const MAX_PAYLOAD = 7500;
 const END_BYTES = 56;
 
 /**
- * Collects the events of one transaction and, in one statement, numbers them (one update of the sessions they
- * belong to, and of the messages they announce) and sends them with as few NOTIFYs as fit (usually one),
- * delivered on commit.
+ * Collects the events of one transaction, numbers them and sends them with as few NOTIFYs as fit (usually one),
+ * delivered on commit, all in one statement. A writer that holds a session's row lock hands the outbox its counter
+ * (`locked`): the seqs are then known up front, its messages are inserted with their event's seq, and its own update
+ * of the session can advance the counter (`bumped`), so the flush writes nothing but the NOTIFYs. Otherwise the flush
+ * advances the sessions' counters and numbers the messages it announces itself.
  */
 export class Outbox {
   private readonly pending: { userId: string; event: SessionEvent; stored?: number | null }[] = [];

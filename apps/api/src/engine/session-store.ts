@@ -1,7 +1,8 @@
 // Every state change of a running session, each in one transaction with the events it causes (sent with one
 // NOTIFY on commit). Writes by the engine are guarded by `status in (pending, active)` and the worker's lease, so
 // a session that was stopped, or taken over after a crash, is never written by a worker that lost it.
-// Message counts and the last message time live on the session row, kept by a trigger on messages.
+// Message counts and the last message time live on the session row, kept by a trigger on messages — except on the
+// turn's hot path, where the writer counts its messages in the one update of each session it makes anyway.
 import {
   agents,
   type Database,
