@@ -5,27 +5,22 @@
 
 export class Batch<I, O> {
   private queue: { input: I; resolve: (output: O) => void; reject: (error: unknown) => void }[] = [];
-  /** Transactions in flight (at most `parallel`). */
-  private draining = 0;
+  private draining = false;
 
   /**
    * @param run writes a batch in one transaction and returns one output per input, in order.
    * @param max the most inputs one transaction carries.
-   * @param parallel how many transactions may be in flight at once: with more than one, a request that arrives while
-   *   one is in flight starts another at once instead of waiting for it (the inputs of concurrent transactions must
-   *   touch different rows, as the turns of different sessions do).
    */
   constructor(
     private readonly run: (inputs: I[]) => Promise<O[]>,
     private readonly max = 256,
-    private readonly parallel = 1,
   ) {}
 
   submit(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (this.draining < this.parallel) {
-        this.draining++;
+      if (!this.draining) {
+        this.draining = true;
         // Requests made in the same turn of the event loop join the first transaction.
         setImmediate(() => void this.drain());
       }
@@ -54,6 +49,6 @@ export class Batch<I, O> {
         }
       }
     }
-    this.draining--;
+    this.draining = false;
   }
 }

@@ -45,14 +45,6 @@ const STRANDED_RETRY_MS = 1_000;
  */
 const MIN_TICK_GAP_MS = 25;
 
-/** The most turns one write transaction carries. */
-const BATCH_MAX = 256;
-/**
- * Write transactions of each kind in flight at once. A turn's write waits for none while another is in flight, and the
- * database works on two at a time (each session is in one turn at a time, so they never touch the same rows).
- */
-const BATCH_PARALLEL = 2;
-
 /** How often held adapter resources (bot connections) are checked against the sessions' state, in ms. */
 const SWEEP_INTERVAL_MS = 5_000;
 
@@ -95,15 +87,11 @@ export class Runner {
   /** How late each turn started compared with its due time, in ms (a bounded sample for benchmarks). */
   readonly lagSamples: number[] = [];
   /** The turns' two writes, each grouped with those of the other turns in flight into one transaction. */
-  private readonly personaWrites = new Batch<PersonaWrite, Message | undefined>(
-    (writes) => writePersonaMessages(this.options.db.db, this.owner, writes, this.options.leaseMs),
-    BATCH_MAX,
-    BATCH_PARALLEL,
+  private readonly personaWrites = new Batch<PersonaWrite, Message | undefined>((writes) =>
+    writePersonaMessages(this.options.db.db, this.owner, writes, this.options.leaseMs),
   );
-  private readonly deliveries = new Batch<Delivery, DeliveryOutcome>(
-    (items) => completeDeliveries(this.options.db.db, this.owner, items),
-    BATCH_MAX,
-    BATCH_PARALLEL,
+  private readonly deliveries = new Batch<Delivery, DeliveryOutcome>((items) =>
+    completeDeliveries(this.options.db.db, this.owner, items),
   );
 
   constructor(private readonly options: RunnerOptions) {}

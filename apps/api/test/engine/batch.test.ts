@@ -35,32 +35,6 @@ describe("Batch", () => {
     expect((results[1] as PromiseRejectedResult).reason.message).toBe("13 is refused");
   });
 
-  it("with two in flight, a request that arrives during a transaction starts the second at once", async () => {
-    const started: number[][] = [];
-    let open = 0;
-    let most = 0;
-    const batch = new Batch<number, number>(
-      async (inputs) => {
-        started.push(inputs);
-        most = Math.max(most, ++open);
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        open--;
-        return inputs.map((n) => n + 100);
-      },
-      256,
-      2,
-    );
-    const first = batch.submit(1);
-    await new Promise((resolve) => setTimeout(resolve, 5)); // 1 is in flight
-    const second = batch.submit(2);
-    await new Promise((resolve) => setTimeout(resolve, 5)); // 2 is in flight beside it
-    expect(started).toEqual([[1], [2]]);
-    const third = [batch.submit(3), batch.submit(4)]; // both slots busy: these wait, together
-    expect(await Promise.all([first, second, ...third])).toEqual([101, 102, 103, 104]);
-    expect(started).toEqual([[1], [2], [3, 4]]);
-    expect(most).toBe(2);
-  });
-
   it("caps how many inputs one transaction carries", async () => {
     const sizes: number[] = [];
     const batch = new Batch<number, number>(async (inputs) => {
