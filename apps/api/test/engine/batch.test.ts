@@ -100,8 +100,9 @@ describe("batched turn writes", () => {
     expect(notMine).toEqual([]);
   });
 
-  it("counts and numbers what a turn writes in the session's own update: counts, event seqs, message rows agree", async () => {
-    const persona = await createPersona(ctx.app, user, { goal: null, script: ["One.", "Two."] });
+  /** A session the test plays by hand (no engine runs), with the live events it announces. */
+  async function watchedSession(script: string[]) {
+    const persona = await createPersona(ctx.app, user, { goal: null, script });
     const agent = await createAgent(ctx.app, user, { webhook_url: "http://127.0.0.1:9/hook" });
     const session = await startSession(ctx.app, user, {
       agentId: agent.id,
@@ -110,6 +111,11 @@ describe("batched turn writes", () => {
     });
     const events: SessionEvent[] = [];
     const off = ctx.app.events.subscribe(session.id, (event) => events.push(event));
+    return { session, events, off };
+  }
+
+  it("counts and numbers what a turn writes in the session's own update: counts, event seqs, message rows agree", async () => {
+    const { session, events, off } = await watchedSession(["One.", "Two."]);
     try {
       const turn = async (content: string, replies: string[]) => {
         await ctx.db.db
@@ -174,15 +180,7 @@ describe("batched turn writes", () => {
   });
 
   it("numbers a replayed write right: the persona message of a turn that exists already is not announced again", async () => {
-    const persona = await createPersona(ctx.app, user, { goal: null, script: ["Again."] });
-    const agent = await createAgent(ctx.app, user, { webhook_url: "http://127.0.0.1:9/hook" });
-    const session = await startSession(ctx.app, user, {
-      agentId: agent.id,
-      personaId: persona.id,
-      config: { messageInterval: 0, maxMessages: 20 },
-    });
-    const events: SessionEvent[] = [];
-    const off = ctx.app.events.subscribe(session.id, (event) => events.push(event));
+    const { session, events, off } = await watchedSession(["Again."]);
     try {
       await ctx.db.db
         .update(sessions)
