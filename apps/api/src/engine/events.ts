@@ -5,6 +5,7 @@
 // NOTIFY delivers them. A subscriber that sees a jump, or whose listener was down, re-reads what it missed.
 import { type Executor, type MimicDb, messages, type SessionEndReason, type SessionResult } from "@mimic/db";
 import { eq, sql } from "drizzle-orm";
+import { recordset, uuids } from "./sql.js";
 
 export const EVENTS_CHANNEL = "mimic_events";
 /** Nudges runners to claim work now rather than at their next poll. */
@@ -186,12 +187,11 @@ export class Outbox {
       }
     }
     const unknown = (ids: string[]) => ids.filter((id) => ends[id] === undefined);
-    // Lists travel as one JSON parameter each: the statement's text depends on the number of payloads only (almost
-    // always one), so it is prepared once per connection rather than once per batch size.
+    // The statement's text depends on the number of payloads only (almost always one): see sql.ts.
     const tagged = announced.length
       ? sql`, tagged as (
           update messages m set event_seq = coalesce(x.seq, b.event_seq - x.back)
-            from jsonb_to_recordset(${JSON.stringify(announced)}::jsonb) as x(id uuid, session_id uuid, back int, seq int)
+            from ${recordset(announced, "id uuid, session_id uuid, back int, seq int", "x")}
             left join bumped b on b.id = x.session_id
            where m.id = x.id)`
       : sql``;
@@ -202,7 +202,7 @@ export class Outbox {
       const rest = unknown(sessions);
       if (rest.length === 0) return sql`pg_notify(${EVENTS_CHANNEL}, ${`${head}${known}}`})`;
       return sql`pg_notify(${EVENTS_CHANNEL}, ${head} || (${known}::jsonb || (select coalesce(jsonb_object_agg(b.id, b.event_seq), '{}')
-          from bumped b where b.id = any(${`{${rest.join(",")}}`}::uuid[])))::text || '}')`;
+          from bumped b where b.id = any(${uuids(rest)})))::text || '}')`;
     });
     // Notifications go out in the order of the select list: a session's events split over two payloads stay in order.
     const select = sql`select ${sql.join([...notifies, ...wakeNotify], sql`, `)}`;
@@ -212,7 +212,7 @@ export class Outbox {
     }
     await tx.execute(sql`with bumped as (
         update sessions s set event_seq = s.event_seq + v.n
-          from jsonb_to_recordset(${JSON.stringify(bumps)}::jsonb) as v(id uuid, n int)
+          from ${recordset(bumps, "id uuid, n int")}
          where s.id = v.id
         returning s.id, s.event_seq)${tagged}
       ${select}`);

@@ -18,20 +18,14 @@ import {
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { type AnyColumn, and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import { storable } from "../lib/ajv.js";
 import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
+import { idIn, recordset } from "./sql.js";
 
 const RUNNING = ["pending", "active"] as const;
 const isRunning = (status: Session["status"]) => (RUNNING as readonly string[]).includes(status);
-
-/**
- * `column` is one of `ids`, as one array parameter: the statement's text is the same whatever the number of ids, so it
- * is prepared once per connection (an `in ($1, $2, …)` list is a new statement for every length).
- */
-const idIn = (column: SQL.Aliased | AnyColumn, ids: readonly string[]) =>
-  sql`${column} = any(${`{${ids.join(",")}}`}::uuid[])`;
 
 const ms = (value: number) => sql`${`${Math.round(value)} milliseconds`}::interval`;
 
@@ -299,7 +293,7 @@ async function insertRows(
     content: storable(v.content),
     turn: v.turn,
     latency_ms: v.latencyMs ?? null,
-    since: v.latencyMs == null && v.latencySince ? v.latencySince.toISOString() : null,
+    since: v.latencySince?.toISOString() ?? null,
     event_seq: v.eventSeq ?? null,
     timestamp: v.timestamp ? v.timestamp.toISOString() : null,
     metadata: v.metadata ?? null,
@@ -312,7 +306,7 @@ async function insertRows(
         coalesce(v.latency_ms,
           case when v.since is not null then greatest(0, round(extract(epoch from (now() - v.since)) * 1000))::int end),
         v.event_seq, coalesce(v.timestamp, now()), v.metadata
-      from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as v(${sql.raw(MESSAGE_COLUMNS)}, since timestamptz, n int)
+      from ${recordset(items, `${MESSAGE_COLUMNS}, since timestamptz, n int`)}
       ${counted ? sql`cross join counting` : sql``}
       order by v.n -- the order given: seq breaks ties between equal timestamps in it
       on conflict (id) do nothing
@@ -442,10 +436,6 @@ async function lockOwned(
   for (const row of rows) outbox.locked(row.id, row.eventSeq);
   return new Map(rows.map((r) => [r.id, { turn: r.turn }]));
 }
-
-/** One row per item, as a table the statement can join (one parameter, whatever the batch size). */
-const recordset = (rows: object[], columns: string) =>
-  sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(${sql.raw(columns)})`;
 
 export interface PersonaWrite {
   sessionId: string;
