@@ -74,6 +74,8 @@ export class Runner {
   private running = false;
   private inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (epoch ms). */
+  private timerAt = 0;
   private ticking: Promise<void> | undefined;
   private wakeRequested = false;
   /** When the next tick should look again (ms from the end of the last one): the next session falls due then. */
@@ -139,8 +141,20 @@ export class Runner {
     this.schedule(0);
   }
 
+  /**
+   * A session this worker handed back falls due at `at` (epoch ms): look again then rather than at the next poll. The
+   * next-due query of a tick cannot see it when it was still held at that time.
+   */
+  private dueAgainAt(at: number) {
+    if (!this.running) return;
+    const delayMs = Math.max(MIN_TICK_GAP_MS, at - Date.now());
+    if (this.ticking) this.nextTickMs = Math.min(this.nextTickMs ?? this.options.pollIntervalMs, delayMs);
+    else if (Date.now() + delayMs < this.timerAt) this.schedule(delayMs);
+  }
+
   private schedule(delayMs: number) {
     clearTimeout(this.timer);
+    this.timerAt = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.ticking = this.tick().finally(() => {
         this.ticking = undefined;
@@ -196,7 +210,10 @@ export class Runner {
       // Everything due is claimed: look again when the next session falls due rather than at the next poll.
       const dueInMs = await nextDueInMs(this.options.db.db).catch(() => undefined);
       if (dueInMs !== undefined)
-        this.nextTickMs = Math.min(this.options.pollIntervalMs, Math.max(MIN_TICK_GAP_MS, dueInMs));
+        this.nextTickMs = Math.min(
+          this.nextTickMs ?? this.options.pollIntervalMs,
+          Math.max(MIN_TICK_GAP_MS, dueInMs),
+        );
     }
     let states: Map<string, TurnState>;
     try {
@@ -394,6 +411,7 @@ export class Runner {
       giveUp,
     });
     if (outcome?.ended) await adapter.close?.(sessionId);
+    else if (outcome?.session.nextTurnAt) this.dueAgainAt(outcome.session.nextTurnAt.getTime());
   }
 
   /** Closes what adapters hold for sessions that ended without this process hearing of it. */

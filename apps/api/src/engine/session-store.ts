@@ -18,7 +18,7 @@ import {
   type SessionResult,
   sessions,
 } from "@mimic/db";
-import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import { storable } from "../lib/ajv.js";
 import { Outbox, toMessageData } from "./events.js";
 import { stableId } from "./ids.js";
@@ -406,14 +406,24 @@ export async function writeSystemNote(
   });
 }
 
+const configSeconds = (field: "messageInterval" | "replyTimeout") =>
+  sql`((${sessions.config}->>${field})::float8 * interval '1 second')`;
+const endOfDuration = sql`${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second')`;
+
 /** The next turn is due after `seconds` (a number, or the session config's field), never after the end of duration. */
-const dueIn = (seconds: number | "messageInterval" | "replyTimeout") => {
-  const after =
-    typeof seconds === "number"
-      ? ms(seconds * 1000)
-      : sql`((${sessions.config}->>${seconds})::float8 * interval '1 second')`;
-  return sql`least(now() + ${after}, ${sessions.startedAt} + (((${sessions.config}->>'duration')::float8) * interval '1 second'))`;
+const dueIn = (seconds: number | "replyTimeout") => {
+  const after = typeof seconds === "number" ? ms(seconds * 1000) : configSeconds(seconds);
+  return sql`least(now() + ${after}, ${endOfDuration})`;
 };
+
+/**
+ * The persona's next message, once the bot has answered: `messageInterval` is the time between the persona's
+ * messages, so it falls due that long after `previous` (when the previous one was due, or written), at once when the
+ * bot took longer than that to answer, and never after the end of duration. A late turn does not push back the
+ * ones after it.
+ */
+const nextPersonaTurn = (previous: SQL | AnyColumn) =>
+  sql`least(greatest(now(), ${previous} + ${configSeconds("messageInterval")}), ${endOfDuration})`;
 
 /**
  * Sessions of `ids` this worker holds, locked in id order (a fixed order: writers of many rows cannot deadlock), with
@@ -638,7 +648,8 @@ export async function completeDeliveries(
         failures: 0,
         leaseOwner: null,
         leaseExpiresAt: null,
-        nextTurnAt: sql`case when v.waiting then ${dueIn("replyTimeout")} else ${dueIn("messageInterval")} end`,
+        // A session handed back is still due at its claimed turn's time: the next one is counted from there.
+        nextTurnAt: sql`case when v.waiting then ${dueIn("replyTimeout")} else ${nextPersonaTurn(sessions.nextTurnAt)} end`,
         messageCount: sql`${sessions.messageCount} + v.added`,
         lastMessageAt: sql`greatest(${sessions.lastMessageAt}, v.last)`,
         eventSeq: sql`${sessions.eventSeq} + v.events`,
@@ -838,7 +849,8 @@ export async function appendMessages(
     if (agentReplied && running && session.phase === "awaiting_reply") {
       [fresh] = await tx
         .update(sessions)
-        .set({ phase: "idle", nextTurnAt: dueIn("messageInterval"), updatedAt: sql`now()` })
+        // Counted from the persona's message (awaitingSince): its due time was replaced by the wait for this reply.
+        .set({ phase: "idle", nextTurnAt: nextPersonaTurn(sessions.awaitingSince), updatedAt: sql`now()` })
         .where(eq(sessions.id, sessionId))
         .returning();
       outbox.wake();

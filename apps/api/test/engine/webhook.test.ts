@@ -126,18 +126,50 @@ describe("a session against a webhook bot", () => {
     expect(done.messages.length).toBeGreaterThanOrEqual(4);
   });
 
-  it("paces persona messages by messageInterval", async () => {
-    const hook = await bot();
+  it("paces persona messages by messageInterval, counted from one persona message to the next", async () => {
+    // The bot's 250 ms are part of the interval, not added to it.
+    const hook = await bot(() => ({ status: 200, body: { reply: "Noted." }, delayMs: 250 }));
     const persona = await createPersona(ctx.app, user, { goal: null });
     const agent = await createAgent(ctx.app, user, { webhook_url: hook.url });
     const created = await startSession(ctx.app, user, {
       agentId: agent.id,
       personaId: persona.id,
-      config: { maxMessages: 6, messageInterval: 0.4, replyTimeout: 1 },
+      config: { maxMessages: 10, messageInterval: 0.6, replyTimeout: 2 },
     });
     const done = await waitForEnd(ctx.app, user, created.id);
     const times = done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(380);
+    expect(times).toHaveLength(5);
+    const mean = (times[4]! - times[0]!) / 4;
+    expect(mean).toBeGreaterThanOrEqual(590);
+    expect(mean).toBeLessThan(800); // 850 when the interval starts at the reply
+    // Never before the bot's answer is in.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(250);
+  });
+
+  it("answers a bot slower than messageInterval as soon as its reply is in", async () => {
+    const hook = await bot(() => ({ status: 200, body: { reply: "Let me think… done." }, delayMs: 700 }));
+    const persona = await createPersona(ctx.app, user, { goal: null });
+    const agent = await createAgent(ctx.app, user, { webhook_url: hook.url });
+    const created = await startSession(ctx.app, user, {
+      agentId: agent.id,
+      personaId: persona.id,
+      config: { maxMessages: 6, messageInterval: 0.5, replyTimeout: 2 },
+    });
+    const done = await waitForEnd(ctx.app, user, created.id);
+    expect(done.messages.map((m) => m.senderType)).toEqual([
+      "persona",
+      "agent",
+      "persona",
+      "agent",
+      "persona",
+      "agent",
+    ]);
+    const at = done.messages.map((m) => Date.parse(m.timestamp));
+    for (const i of [2, 4]) {
+      const sinceReply = at[i]! - at[i - 1]!;
+      expect(sinceReply).toBeGreaterThanOrEqual(0);
+      expect(sinceReply).toBeLessThan(400); // ≥ 500 when the interval starts at the reply
+    }
   });
 
   it("stops mid-run on DELETE, keeps the transcript, and is idempotent afterwards", async () => {
@@ -240,7 +272,7 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
           headers: { authorization: `Bearer ${agentKey}`, "content-type": "application/json" },
           body: JSON.stringify({ senderType: "agent", content: `Async answer to: ${m.content}` }),
         });
-      }, 80);
+      }, 250);
       return { status: 202 };
     });
     await ctx.app.listen({ host: "127.0.0.1", port: 0 });
@@ -250,7 +282,7 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
     const created = await startSession(ctx.app, user, {
       agentId: agent.id,
       personaId: persona.id,
-      config: { maxMessages: 6, messageInterval: 0, replyTimeout: 3 },
+      config: { maxMessages: 6, messageInterval: 0.6, replyTimeout: 3 },
     });
     const done = await waitForEnd(ctx.app, user, created.id);
     expect(done.messages.map((m) => m.senderType)).toEqual([
@@ -263,9 +295,14 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
     ]);
     for (const reply of done.messages.filter((m) => m.senderType === "agent")) {
       expect(reply.content).toMatch(/^Async answer to: /);
-      expect(reply.latencyMs).toBeGreaterThanOrEqual(70);
+      expect(reply.latencyMs).toBeGreaterThanOrEqual(240);
       expect(reply.latencyMs).toBeLessThan(3000);
     }
+    // The interval runs from one persona message to the next, the wait for the reply included.
+    const times = done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
+    const mean = (times[2]! - times[0]!) / 2;
+    expect(mean).toBeGreaterThanOrEqual(590);
+    expect(mean).toBeLessThan(800); // 850 when the interval starts at the reply
   });
 
   it("notes a missing reply after replyTimeout and lets the persona go on", async () => {
