@@ -167,12 +167,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...healthSchemas,
   ];
 
-  // Hooks that run on every request take a callback: no promise to allocate and settle.
-  app.addHook("onSend", (request, reply, _payload, done) => {
-    reply.header("x-request-id", request.id);
-    done();
-  });
-
+  // Hooks that run on every request take a callback: no promise to allocate and settle. The request id is sent
+  // back by the security headers' hook.
   // First, so that every response, errors from the hooks after it included, carries the security headers.
   await app.register(securityHeadersPlugin);
   await app.register(errorsPlugin);

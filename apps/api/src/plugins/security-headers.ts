@@ -1,5 +1,6 @@
-// Security headers on every response (helmet's), set as the request arrives so that errors — a 401, a 429 — carry
-// them too; and `Cache-Control: no-store` on the API, whose answers hold tokens, keys and users' data.
+// Security headers on every response (helmet's) and its request id, set as the request arrives so that errors — a
+// 401, a 429 — carry them too; and `Cache-Control: no-store` on the API, whose answers hold tokens, keys and users'
+// data.
 // helmet's headers do not depend on the request: they are worked out once, at start, and copied onto each response
 // (@fastify/helmet rebuilt the whole middleware, options parsing included, for every request).
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -44,16 +45,15 @@ export function helmetHeaders(options: HelmetOptions) {
 export default fp(
   async (app: FastifyInstance) => {
     const { set, removed } = helmetHeaders(HELMET_OPTIONS);
-    app.addHook("onRequest", (_request, reply, done) => {
+    // Set on the raw response as the request arrives, in one hook (no onSend hook to run on every reply): headers a
+    // route sets with reply.header() are written with writeHead, which takes precedence over these.
+    app.addHook("onRequest", (request, reply, done) => {
       const res = reply.raw;
       for (const [name, value] of set) res.setHeader(name, value);
       for (const name of removed) res.removeHeader(name);
-      done();
-    });
-    app.addHook("onSend", (request, reply, _payload, done) => {
+      res.setHeader("x-request-id", request.id);
       // A route that chose its own caching keeps it; every other API answer is kept by no browser or proxy.
-      if (request.url.startsWith("/api/") && !reply.hasHeader("cache-control"))
-        reply.header("cache-control", "no-store");
+      if (request.url.startsWith("/api/")) res.setHeader("cache-control", "no-store");
       done();
     });
   },
