@@ -8,13 +8,14 @@
 //     voice:  [--calls 50,200] [--voice-seconds 10] (no database)
 //     startup: [--startup-runs 3] (always the embedded database)
 //     API:    [--duration 5] [--connections 20]
-//     engine: [--sessions 2000@1,10000@5] [--seconds 20] [--warmup 5] [--concurrency 200[,400…]]
-//             [--poll-ms 200] [--baseline 10] [--pool 20] [--scale 4000@1] [--workers 2]
+//     engine: [--sessions 2000@1,10000@5] [--seconds 20] [--warmup 5] [--concurrency 1000[,400…]]
+//             [--poll-ms 200] [--baseline 10] [--pool 20] [--scale 8000@1] [--workers 2]
 //             (sessions@messageInterval in seconds; a bare count uses --interval, default 1. --scale is measured
 //             with one engine process and with --workers processes: PostgreSQL only, 0 or 1 to skip)
 // DATABASE_URL set → PostgreSQL (a throwaway database per measurement on that server), else in-memory PGlite.
 // Progress goes to stderr, the tables to stdout. Defaults take about 2½ minutes on a 2-core machine.
 import { parseArgs } from "node:util";
+import { DEFAULT_ENGINE_CONCURRENCY } from "../src/config.js";
 import { type AnalyticsBenchOptions, runAnalyticsBench } from "./analytics.js";
 import { type ApiBenchOptions, runApiBench } from "./api.js";
 import { type EngineBenchOptions, runEngineBench } from "./engine.js";
@@ -32,12 +33,12 @@ const options = {
   duration: { type: "string", default: "5" },
   connections: { type: "string", default: "20" },
   sessions: { type: "string", default: "2000@1,10000@5" },
-  scale: { type: "string", default: "4000@1" },
+  scale: { type: "string", default: "8000@1" },
   workers: { type: "string", default: "2" },
   seconds: { type: "string", default: "20" },
   warmup: { type: "string", default: "5" },
   interval: { type: "string", default: "1" },
-  concurrency: { type: "string", default: "200" },
+  concurrency: { type: "string", default: String(DEFAULT_ENGINE_CONCURRENCY) },
   "poll-ms": { type: "string", default: "200" },
   baseline: { type: "string", default: "10" },
   pool: { type: "string", default: "20" },

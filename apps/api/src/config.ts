@@ -9,6 +9,13 @@ const Bool = Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Liter
 const Int = (description: string, minimum = 0) => Type.String({ pattern: "^[0-9]+$", description, minimum });
 
 /** Environment variables Mimic reads, with their meaning (the README's configuration table mirrors this). */
+/**
+ * Turns one process plays at once. A turn is mostly waiting (for its bot, for the group commit of its writes), and
+ * at 2,000 turns/s about 200 are in flight on average, more in bursts: the default leaves room for that and for
+ * bots that think for seconds. Bounds this process's outbound requests to bots at once.
+ */
+export const DEFAULT_ENGINE_CONCURRENCY = 1000;
+
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(
     Type.Union([Type.Literal("development"), Type.Literal("production"), Type.Literal("test")]),
@@ -53,7 +60,9 @@ export const EnvSchema = Type.Object({
   ),
   MIMIC_ALLOW_PRIVATE_TARGETS: Type.Optional(Bool),
   MIMIC_ROLE: Type.Optional(Type.Union([Type.Literal("all"), Type.Literal("api"), Type.Literal("worker")])),
-  MIMIC_ENGINE_CONCURRENCY: Type.Optional(Int("Turns one process plays at once (default 200)")),
+  MIMIC_ENGINE_CONCURRENCY: Type.Optional(
+    Int(`Turns one process plays at once (default ${DEFAULT_ENGINE_CONCURRENCY})`),
+  ),
   MIMIC_SHUTDOWN_DRAIN_MS: Type.Optional(
     Int("On SIGTERM, how long requests in flight may take before connections are closed (default 5000)"),
   ),
@@ -218,12 +227,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     shutdownDrainMs: Math.max(0, int(env.MIMIC_SHUTDOWN_DRAIN_MS, 5_000)),
     role: env.MIMIC_ROLE ?? "all",
     engine: {
-      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 200)),
+      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, DEFAULT_ENGINE_CONCURRENCY)),
       userConcurrency: Math.max(
         1,
         int(
           env.MIMIC_ENGINE_USER_CONCURRENCY,
-          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, 200)) / 2),
+          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, DEFAULT_ENGINE_CONCURRENCY)) / 2),
         ),
       ),
       pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),

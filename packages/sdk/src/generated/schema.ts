@@ -628,7 +628,7 @@ export interface components {
                 duration?: number;
                 /** @description Persona + agent messages after which it completes */
                 maxMessages?: number;
-                /** @description Seconds between the persona's messages */
+                /** @description Seconds from one persona message to the next, the agent's answer included (an agent slower than that is answered as soon as its reply is in) */
                 messageInterval?: number;
                 /** @description Seconds to wait for the agent's replies to each persona message */
                 replyTimeout?: number;
@@ -972,7 +972,7 @@ export interface components {
             duration: number;
             /** @description Persona + agent messages after which it completes */
             maxMessages: number;
-            /** @description Seconds between the persona's messages */
+            /** @description Seconds from one persona message to the next, the agent's answer included (an agent slower than that is answered as soon as its reply is in) */
             messageInterval: number;
             /** @description Seconds to wait for the agent's replies to each persona message */
             replyTimeout: number;

@@ -24,7 +24,8 @@ export const SessionConfigSchema = Type.Object(
     messageInterval: Type.Number({
       minimum: 0,
       maximum: 3600,
-      description: "Seconds between the persona's messages",
+      description:
+        "Seconds from one persona message to the next, the agent's answer included (an agent slower than that is answered as soon as its reply is in)",
     }),
     replyTimeout: Type.Number({
       minimum: 0.1,

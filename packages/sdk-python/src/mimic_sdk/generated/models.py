@@ -282,7 +282,7 @@ class CreateSessionRequestConfig(Model):
     duration: Optional[float] = None
     #: Persona + agent messages after which it completes
     max_messages: Optional[int] = None
-    #: Seconds between the persona's messages
+    #: Seconds from one persona message to the next, the agent's answer included (an agent slower than that is answered as soon as its reply is in)
     message_interval: Optional[float] = None
     #: Seconds to wait for the agent's replies to each persona message
     reply_timeout: Optional[float] = None
@@ -606,7 +606,7 @@ class SessionConfig(Model):
     duration: float
     #: Persona + agent messages after which it completes
     max_messages: int
-    #: Seconds between the persona's messages
+    #: Seconds from one persona message to the next, the agent's answer included (an agent slower than that is answered as soon as its reply is in)
     message_interval: float
     #: Seconds to wait for the agent's replies to each persona message
     reply_timeout: float
