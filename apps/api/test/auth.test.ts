@@ -245,6 +245,16 @@ describe("access tokens", () => {
     expect(error.message).toBe("Access token expired");
   });
 
+  it("refuses a token once it expires, though it was accepted (and remembered) before", async () => {
+    const user = await registerUser(ctx.app);
+    const token = craftJwt({ sub: user.id, iat: now(), exp: now() + 2 });
+    expect((await me(`Bearer ${token}`)).statusCode).toBe(200);
+    expect((await me(`Bearer ${token}`)).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const error = expectError(await me(`Bearer ${token}`), 401, "AUTHENTICATION_ERROR");
+    expect(error.message).toBe("Access token expired");
+  });
+
   it("rejects tampered tokens, foreign secrets and alg=none", async () => {
     const user = await registerUser(ctx.app);
     const other = await registerUser(ctx.app);
