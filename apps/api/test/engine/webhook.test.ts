@@ -23,6 +23,18 @@ async function bot(...args: Parameters<typeof startWebhookBot>) {
   return b;
 }
 
+/** A session of a goal-less persona against `webhookUrl`, played to its end. */
+async function playedAgainst(webhookUrl: string, config: Record<string, number>, agentConfig = {}) {
+  const persona = await createPersona(ctx.app, user, { goal: null });
+  const agent = await createAgent(ctx.app, user, { webhook_url: webhookUrl, ...agentConfig });
+  const created = await startSession(ctx.app, user, { agentId: agent.id, personaId: persona.id, config });
+  return waitForEnd(ctx.app, user, created.id);
+}
+
+/** When each persona message was written, in ms. */
+const personaTimes = (done: Awaited<ReturnType<typeof waitForEnd>>) =>
+  done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
+
 describe("a session against a webhook bot", () => {
   it("plays persona and agent turns in order, signed, until maxMessages, with reply latencies", async () => {
     const hook = await bot(
@@ -129,15 +141,8 @@ describe("a session against a webhook bot", () => {
   it("paces persona messages by messageInterval, counted from one persona message to the next", async () => {
     // The bot's 250 ms are part of the interval, not added to it.
     const hook = await bot(() => ({ status: 200, body: { reply: "Noted." }, delayMs: 250 }));
-    const persona = await createPersona(ctx.app, user, { goal: null });
-    const agent = await createAgent(ctx.app, user, { webhook_url: hook.url });
-    const created = await startSession(ctx.app, user, {
-      agentId: agent.id,
-      personaId: persona.id,
-      config: { maxMessages: 10, messageInterval: 0.6, replyTimeout: 2 },
-    });
-    const done = await waitForEnd(ctx.app, user, created.id);
-    const times = done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
+    const done = await playedAgainst(hook.url, { maxMessages: 10, messageInterval: 0.6, replyTimeout: 2 });
+    const times = personaTimes(done);
     expect(times).toHaveLength(5);
     const mean = (times[4]! - times[0]!) / 4;
     expect(mean).toBeGreaterThanOrEqual(590);
@@ -148,14 +153,7 @@ describe("a session against a webhook bot", () => {
 
   it("answers a bot slower than messageInterval as soon as its reply is in", async () => {
     const hook = await bot(() => ({ status: 200, body: { reply: "Let me think… done." }, delayMs: 700 }));
-    const persona = await createPersona(ctx.app, user, { goal: null });
-    const agent = await createAgent(ctx.app, user, { webhook_url: hook.url });
-    const created = await startSession(ctx.app, user, {
-      agentId: agent.id,
-      personaId: persona.id,
-      config: { maxMessages: 6, messageInterval: 0.5, replyTimeout: 2 },
-    });
-    const done = await waitForEnd(ctx.app, user, created.id);
+    const done = await playedAgainst(hook.url, { maxMessages: 6, messageInterval: 0.5, replyTimeout: 2 });
     expect(done.messages.map((m) => m.senderType)).toEqual([
       "persona",
       "agent",
@@ -277,14 +275,11 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
     });
     await ctx.app.listen({ host: "127.0.0.1", port: 0 });
     base = `http://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}`;
-    const persona = await createPersona(ctx.app, user, { goal: null });
-    const agent = await createAgent(ctx.app, user, { webhook_url: hook.url, api_key: agentKey });
-    const created = await startSession(ctx.app, user, {
-      agentId: agent.id,
-      personaId: persona.id,
-      config: { maxMessages: 6, messageInterval: 0.6, replyTimeout: 3 },
-    });
-    const done = await waitForEnd(ctx.app, user, created.id);
+    const done = await playedAgainst(
+      hook.url,
+      { maxMessages: 6, messageInterval: 0.6, replyTimeout: 3 },
+      { api_key: agentKey },
+    );
     expect(done.messages.map((m) => m.senderType)).toEqual([
       "persona",
       "agent",
@@ -299,7 +294,7 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
       expect(reply.latencyMs).toBeLessThan(3000);
     }
     // The interval runs from one persona message to the next, the wait for the reply included.
-    const times = done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
+    const times = personaTimes(done);
     const mean = (times[2]! - times[0]!) / 2;
     expect(mean).toBeGreaterThanOrEqual(590);
     expect(mean).toBeLessThan(800); // 850 when the interval starts at the reply
