@@ -156,6 +156,16 @@ function messageCountOf(session: SessionDetail): number {
     : session.messages.filter((m) => m.senderType !== "system").length;
 }
 
+/**
+ * An event this subscription has had already, by its seq. Not a session_end: a resubscription's catch-up sends the
+ * session's state and then its end with the same seq (both stand for the session as it is), and one session_end is
+ * delivered at most once anyway (`ended`).
+ */
+function isRepeat(subscription: Subscription, event: SessionDataEvent, seq: number): boolean {
+  if (event.type === "session_end") return false;
+  return subscription.seq !== undefined && seq <= subscription.seq;
+}
+
 /** The server's snapshot, rebuilt from the session (for a subscription joining one the socket already has). */
 function snapshotEvent(session: SessionDetail): SessionUpdateEvent {
   return {
@@ -544,8 +554,8 @@ export class LiveConnection {
   #hold(subscription: Subscription, event: SessionDataEvent): void {
     const seq = seqOf(event);
     if (seq !== undefined) {
-      if (subscription.seq !== undefined && seq <= subscription.seq) return;
-      subscription.seq = seq;
+      if (isRepeat(subscription, event, seq)) return;
+      subscription.seq = Math.max(subscription.seq ?? seq, seq);
     }
     subscription.buffer.push(event);
   }
@@ -557,8 +567,8 @@ export class LiveConnection {
     const seq = seqOf(received);
     if (seq !== undefined && !held) {
       // Sent again after a resubscription, and delivered already.
-      if (subscription.seq !== undefined && seq <= subscription.seq) return;
-      subscription.seq = seq;
+      if (isRepeat(subscription, received, seq)) return;
+      subscription.seq = Math.max(subscription.seq ?? seq, seq);
     }
     // The seq is the SDK's business (it resumes with it): events look the same whether they came live or were
     // rebuilt from the session read over HTTP.

@@ -469,6 +469,40 @@ describe.concurrent("sessions.subscribe", () => {
     expect(seen.errors).toEqual([]);
   });
 
+  it("delivers the session_end of a session that ended while the socket was down", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const sim = await user({ onTestFinished });
+    let armed = false;
+    const session = await sim.start(SHORT);
+    const over = async () => {
+      const now = await sim.client.sessions.get(session.id);
+      return now.status !== "active" && now.status !== "pending" && now.result !== null;
+    };
+    // The reconnection waits until the session is over and judged: its resubscription's catch-up carries the
+    // session's state and its end, both with the session's last seq.
+    const client = clientOf({ onTestFinished }, sim, {
+      token: async () => {
+        if (armed) {
+          armed = false;
+          await expect.poll(over, POLL).toBe(true);
+        }
+        return sim.token;
+      },
+    });
+    const seen = record(client, session.id, { replay: true });
+    await expect.poll(() => seen.ofType("new_message").length, POLL).toBeGreaterThanOrEqual(1);
+    armed = true;
+    for (const socket of socketsOf(sim.token)) socket.terminate();
+
+    await expect.poll(() => seen.ends.length, POLL).toBe(1);
+    const detail = await client.sessions.get(session.id);
+    expect(seen.ends[0]?.data).toMatchObject({ status: detail.status, messageCount: detail.messages.length });
+    expect(seen.messageIds()).toEqual(detail.messages.map((message) => message.id));
+    expect(seen.errors).toEqual([]);
+  });
+
   it("multiplexes every subscription of a client on one socket", async ({ expect, onTestFinished }) => {
     const sim = await user({ onTestFinished });
     const [a, b] = await Promise.all([sim.start(SHORT), sim.start(SHORT)]);

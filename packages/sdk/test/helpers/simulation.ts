@@ -14,8 +14,11 @@ export const ENGINE_ENV = {
 
 /** Six messages (persona, agent × 3), 0.2 s apart: about a second, ending `completed`. */
 export const SHORT: Partial<SessionConfig> = { maxMessages: 6, messageInterval: 0.2, replyTimeout: 2 };
-/** Long enough to still be running when a test is done with it (stop it then). */
-export const LONG: Partial<SessionConfig> = { maxMessages: 200, messageInterval: 0.2, replyTimeout: 2 };
+/**
+ * Long enough to still be running when a test is done with it (stop it then): the persona gives up on the echo bot
+ * after five or six turns, about six seconds at one a second.
+ */
+export const LONG: Partial<SessionConfig> = { maxMessages: 200, messageInterval: 1, replyTimeout: 2 };
 
 export interface Simulator extends SignedUp {
   persona: Persona;
