@@ -38,8 +38,22 @@ export function sessionUpdateData(session: Pick<Session, "status" | "messageCoun
   };
 }
 
-const updateEvent = (session: Session) =>
+const updateEvent = (session: Pick<Session, "id" | "status" | "messageCount" | "lastMessageAt">) =>
   ({ type: "session_update", sessionId: session.id, data: sessionUpdateData(session) }) as const;
+
+/**
+ * What a turn's writes read back of a session: what its session_update event says, and what the turn decides on. Not
+ * the whole row: a session's metadata alone may be 16 KiB, parsed for nothing on every turn.
+ */
+const EVENT_COLUMNS = {
+  id: sessions.id,
+  userId: sessions.userId,
+  status: sessions.status,
+  messageCount: sessions.messageCount,
+  lastMessageAt: sessions.lastMessageAt,
+};
+const OUTCOME_COLUMNS = { ...EVENT_COLUMNS, nextTurnAt: sessions.nextTurnAt, config: sessions.config };
+type TurnOutcomeSession = Pick<Session, keyof typeof OUTCOME_COLUMNS>;
 
 /** The seed's session_end event for an ended session (its verdict included when there is one). */
 export function sessionEndEvent(row: Session) {
@@ -259,6 +273,13 @@ type MessageValues = {
 const MESSAGE_COLUMNS = `id uuid, session_id uuid, sender_type sender_type, content text, turn int, latency_ms int,
   event_seq int, timestamp timestamptz, metadata jsonb`;
 const MESSAGE_FIELDS = Object.entries(getTableColumns(messages));
+/**
+ * What an insert reads back: every column but the search vector, which nothing in a turn reads (and whose text form
+ * is longer than the message). Rows read back this way have `search` null.
+ */
+const RETURNED_COLUMNS = MESSAGE_FIELDS.filter(([key]) => key !== "search")
+  .map(([, column]) => `"${column.name}"`)
+  .join(", ");
 
 /** A messages row as the driver returned it, mapped as Drizzle maps what it reads (camelCase keys, Dates, numbers). */
 function toMessage(raw: Record<string, unknown>): Message {
@@ -310,7 +331,7 @@ async function insertRows(
       ${counted ? sql`cross join counting` : sql``}
       order by v.n -- the order given: seq breaks ties between equal timestamps in it
       on conflict (id) do nothing
-      returning *`),
+      returning ${sql.raw(RETURNED_COLUMNS)}`),
   ).map(toMessage);
   return rows.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime() || a.seq - b.seq);
 }
@@ -521,7 +542,7 @@ export async function writePersonaMessages(
       })
       .from(recordset(changes, "id uuid, pt int, ct int, added int, last timestamptz, events int"))
       .where(sql`${sessions.id} = v.id`)
-      .returning(getTableColumns(sessions));
+      .returning(EVENT_COLUMNS);
     const replayed = values.filter((v) => !stored.has(v.sessionId)).map((v) => v.id);
     if (replayed.length)
       for (const m of await tx.select().from(messages).where(inArray(messages.id, replayed)))
@@ -565,7 +586,7 @@ export interface Delivery {
   giveUp?: string | undefined;
 }
 
-export type DeliveryOutcome = { session: Session; ended: boolean } | undefined;
+export type DeliveryOutcome = { session: TurnOutcomeSession; ended: boolean } | undefined;
 
 /**
  * Persona messages reached their agents, for many sessions in one transaction. Synchronous replies are recorded
@@ -657,7 +678,7 @@ export async function completeDeliveries(
       })
       .from(recordset(changes, "id uuid, waiting boolean, added int, last timestamptz, events int"))
       .where(sql`${sessions.id} = v.id`)
-      .returning(getTableColumns(sessions));
+      .returning(OUTCOME_COLUMNS);
     const byId = new Map(updated.map((s) => [s.id, s]));
     const outcomes = new Map<string, DeliveryOutcome>();
     for (const d of mine) {
