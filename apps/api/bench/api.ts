@@ -21,11 +21,14 @@ export interface ApiBenchOptions {
 }
 
 /**
- * Rounds of the three servers answering the same request (Mimic, bare Fastify, Express): each is measured once per
- * round, in turn, and its median counts. This machine's speed drifts by tens of percent within minutes, and three
- * interleaved rounds keep the drift out of the ratios far better than one measurement each.
+ * Rounds of the three servers answering the same request (bare Fastify, Mimic, Express): each is measured once per
+ * round, Mimic between the other two (their order alternates), and the ratios are taken within each round, then
+ * their median. A shared machine's speed drifts by tens of percent within minutes: ratios of measurements taken
+ * seconds apart, over several rounds, keep that drift out far better than one measurement each.
  */
-const COMPARED_ROUNDS = 3;
+const COMPARED_ROUNDS = 5;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Scenario {
   name: string;
@@ -127,7 +130,10 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     const runs = new Map<string, Row[]>();
     const order = [
       ...scenarios,
-      ...Array.from({ length: COMPARED_ROUNDS - 1 }, () => scenarios.filter((s) => s.compared)).flat(),
+      ...Array.from({ length: COMPARED_ROUNDS - 1 }, (_, round) => {
+        const compared = scenarios.filter((s) => s.compared);
+        return round % 2 === 0 ? compared.reverse() : compared;
+      }).flat(),
     ];
     for (const s of order) {
       console.error(`api: ${s.name} (${duration} s)…`);
@@ -156,16 +162,24 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
     }
     // Each scenario's median run (by req/s), in the scenarios' order.
     const rows = scenarios.map((s) => {
-      const sorted = [...runs.get(s.name)!].sort((a, b) => a.rps - b.rps);
-      return sorted[Math.floor(sorted.length / 2)]!;
+      const all = runs.get(s.name)!;
+      const middle = median(all.map((run) => run.rps));
+      return all.find((run) => run.rps === middle)!;
     });
 
     const baseline = rows[0]!.rps;
     const rps = (name: string) => rows.find((r) => r.name === name)!.rps;
     const mimic = rps("GET /api/personas/{id} (JWT)");
+    // Mimic's ratio to another server, round by round.
+    const ratios = (other: string) => {
+      const theirs = runs.get(other)!;
+      return runs.get("GET /api/personas/{id} (JWT)")!.map((run, round) => run.rps / theirs[round]!.rps);
+    };
+    const toFastify = ratios("GET /api/personas/{id} (JWT, bare Fastify 5)");
+    const toExpress = ratios("GET /api/personas/{id} (JWT, Express 5)");
     console.log(
       `\nMimic API bench — ${db.label}, ${connections} connections, ${duration}s per scenario ` +
-        `(the three servers on the same request: median of ${COMPARED_ROUNDS} interleaved rounds)\n`,
+        `(the three servers on the same request: medians of ${COMPARED_ROUNDS} interleaved rounds)\n`,
     );
     console.log(
       `${"scenario".padEnd(46)} ${"req/s".padStart(9)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"× baseline".padStart(11)} errors`,
@@ -176,10 +190,11 @@ export async function runApiBench({ duration, connections, databaseUrl }: ApiBen
       );
     }
     // The targets: ≥ 0.8× bare Fastify 5 and ≥ 4× Express 5 on the same request.
+    const list = (values: number[]) => values.map((v) => v.toFixed(2)).join(", ");
     console.log(
       `\nGET /api/personas/{id} (JWT): Mimic ${mimic.toFixed(0)} req/s — ` +
-        `${(mimic / rps("GET /api/personas/{id} (JWT, bare Fastify 5)")).toFixed(2)}× bare Fastify, ` +
-        `${(mimic / rps("GET /api/personas/{id} (JWT, Express 5)")).toFixed(2)}× Express 5`,
+        `${median(toFastify).toFixed(2)}× bare Fastify, ${median(toExpress).toFixed(2)}× Express 5 ` +
+        `(medians of the rounds' ratios; rounds: ${list(toFastify)} / ${list(toExpress)})`,
     );
   } finally {
     for (const b of baselines) await b.close();
