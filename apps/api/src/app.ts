@@ -167,9 +167,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...healthSchemas,
   ];
 
-  // Hooks that run on every request take a callback: no promise to allocate and settle. The request id is sent
-  // back by the security headers' hook.
-  // First, so that every response, errors from the hooks after it included, carries the security headers.
+  // Hooks that run on every request take a callback: no promise to allocate and settle.
+  // First, so that every response (its request id included), errors from the hooks after it included, carries the security headers.
   await app.register(securityHeadersPlugin);
   await app.register(errorsPlugin);
   if (config.corsOrigins.length > 0) {

@@ -8,7 +8,6 @@ import { parseSecretKey } from "./lib/secrets.js";
 const Bool = Type.Union([Type.Literal("true"), Type.Literal("false"), Type.Literal("1"), Type.Literal("0")]);
 const Int = (description: string, minimum = 0) => Type.String({ pattern: "^[0-9]+$", description, minimum });
 
-/** Environment variables Mimic reads, with their meaning (the README's configuration table mirrors this). */
 /**
  * Turns one process plays at once. A turn is mostly waiting (for its bot, for the group commit of its writes), and
  * at 2,000 turns/s about 200 are in flight on average, more in bursts: the default leaves room for that and for
@@ -16,6 +15,7 @@ const Int = (description: string, minimum = 0) => Type.String({ pattern: "^[0-9]
  */
 export const DEFAULT_ENGINE_CONCURRENCY = 1000;
 
+/** Environment variables Mimic reads, with their meaning (the README's configuration table mirrors this). */
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(
     Type.Union([Type.Literal("development"), Type.Literal("production"), Type.Literal("test")]),
@@ -195,6 +195,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       "MIMIC_SECRET_KEY: required when NODE_ENV=production (32 bytes, base64 or hex: `openssl rand -base64 32`)",
     ]);
   }
+  const concurrency = Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, DEFAULT_ENGINE_CONCURRENCY));
   const port = int(env.PORT, 4000);
   if (port > 65535) throw new ConfigError(["PORT: must be between 0 and 65535"]);
   const baseDir = env.INIT_CWD ?? process.cwd();
@@ -227,14 +228,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     shutdownDrainMs: Math.max(0, int(env.MIMIC_SHUTDOWN_DRAIN_MS, 5_000)),
     role: env.MIMIC_ROLE ?? "all",
     engine: {
-      concurrency: Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, DEFAULT_ENGINE_CONCURRENCY)),
-      userConcurrency: Math.max(
-        1,
-        int(
-          env.MIMIC_ENGINE_USER_CONCURRENCY,
-          Math.ceil(Math.max(1, int(env.MIMIC_ENGINE_CONCURRENCY, DEFAULT_ENGINE_CONCURRENCY)) / 2),
-        ),
-      ),
+      concurrency,
+      userConcurrency: Math.max(1, int(env.MIMIC_ENGINE_USER_CONCURRENCY, Math.ceil(concurrency / 2))),
       pollIntervalMs: Math.max(10, int(env.MIMIC_ENGINE_POLL_MS, 200)),
       leaseMs: Math.max(1000, int(env.MIMIC_ENGINE_LEASE_MS, 30_000)),
       agentTimeoutMs: Math.max(100, int(env.MIMIC_AGENT_TIMEOUT_MS, 10_000)),

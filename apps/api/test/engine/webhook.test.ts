@@ -31,6 +31,9 @@ async function playedAgainst(webhookUrl: string, config: Record<string, number>,
   return waitForEnd(ctx.app, user, created.id);
 }
 
+/** Who wrote each message of three persona turns, each answered once. */
+const THREE_TURNS = ["persona", "agent", "persona", "agent", "persona", "agent"];
+
 /** When each persona message was written, in ms. */
 const personaTimes = (done: Awaited<ReturnType<typeof waitForEnd>>) =>
   done.messages.filter((m) => m.senderType === "persona").map((m) => Date.parse(m.timestamp));
@@ -58,14 +61,7 @@ describe("a session against a webhook bot", () => {
     const done = await waitForEnd(ctx.app, user, created.id);
     expect(done.status).toBe("completed");
     expect(done.reason).toBe("message limit reached");
-    expect(done.messages.map((m) => m.senderType)).toEqual([
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-    ]);
+    expect(done.messages.map((m) => m.senderType)).toEqual(THREE_TURNS);
     expect(done.metadata).toMatchObject({ build: "ci-123", messageCount: 6 });
     for (const reply of done.messages.filter((m) => m.senderType === "agent")) {
       expect(reply.latencyMs).toBeGreaterThanOrEqual(30);
@@ -154,14 +150,7 @@ describe("a session against a webhook bot", () => {
   it("answers a bot slower than messageInterval as soon as its reply is in", async () => {
     const hook = await bot(() => ({ status: 200, body: { reply: "Let me think… done." }, delayMs: 700 }));
     const done = await playedAgainst(hook.url, { maxMessages: 6, messageInterval: 0.5, replyTimeout: 2 });
-    expect(done.messages.map((m) => m.senderType)).toEqual([
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-    ]);
+    expect(done.messages.map((m) => m.senderType)).toEqual(THREE_TURNS);
     const at = done.messages.map((m) => Date.parse(m.timestamp));
     for (const i of [2, 4]) {
       const sinceReply = at[i]! - at[i - 1]!;
@@ -280,14 +269,7 @@ describe("asynchronous replies (202, then POST /api/sessions/{id}/messages with 
       { maxMessages: 6, messageInterval: 0.6, replyTimeout: 3 },
       { api_key: agentKey },
     );
-    expect(done.messages.map((m) => m.senderType)).toEqual([
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-      "persona",
-      "agent",
-    ]);
+    expect(done.messages.map((m) => m.senderType)).toEqual(THREE_TURNS);
     for (const reply of done.messages.filter((m) => m.senderType === "agent")) {
       expect(reply.content).toMatch(/^Async answer to: /);
       expect(reply.latencyMs).toBeGreaterThanOrEqual(240);
